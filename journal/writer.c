@@ -457,8 +457,10 @@ static int wait_batch(struct journal *j, struct waiter *w)
                  * fraction of a sync for them makes one sync serve them
                  * all, instead of the threads settling into two groups
                  * that take turns.  Adapts: group_size is what the last
-                 * sync carried. */
-                if (strict && !delayed && j->buf[j->open_gen & 1].count < j->group_size) {
+                 * sync carried; not worth it when syncs are nearly free
+                 * (tmpfs). */
+                if (strict && !delayed && j->group_wait_ns >= 20000 &&
+                    j->buf[j->open_gen & 1].count < j->group_size) {
                         uint64_t t = mono_ns() + j->group_wait_ns;
                         struct timespec until = {
                                 .tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u),
