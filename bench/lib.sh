@@ -2,12 +2,14 @@
 # per run: the machine's root file system has no journal and slows down on
 # repeated create/delete cycles, so numbers from it mislead.
 
-# bench_loopfs NAME SIZE: make and mount a fresh ext4 on a loop device;
-# prints its mount point.  bench_cleanup unmounts everything made.
+# bench_loopfs VAR NAME SIZE: make and mount a fresh ext4 on a loop device;
+# its mount point goes into variable VAR (not printed: a command
+# substitution would run in a subshell and bench_cleanup would not know of
+# the mount).  bench_cleanup unmounts everything made.
 BENCH_MOUNTS=()
 BENCH_IMAGES=()
 bench_loopfs() {
-        local name=$1 size=$2 img mnt
+        local var=$1 name=$2 size=$3 img mnt
         img=$(mktemp "/var/tmp/mirrorfs-bench-$name-XXXXXX.img")
         mnt=$(mktemp -d "/tmp/mirrorfs-bench-$name-XXXXXX")
         truncate -s "$size" "$img"
@@ -15,14 +17,15 @@ bench_loopfs() {
         mount -o loop "$img" "$mnt"
         BENCH_MOUNTS+=("$mnt")
         BENCH_IMAGES+=("$img")
-        echo "$mnt"
+        printf -v "$var" '%s' "$mnt"
 }
+# bench_tmpfs VAR SIZE
 bench_tmpfs() {
-        local mnt
+        local var=$1 mnt
         mnt=$(mktemp -d "/tmp/mirrorfs-bench-tmpfs-XXXXXX")
-        mount -t tmpfs -o size="$1" tmpfs "$mnt"
+        mount -t tmpfs -o size="$2" tmpfs "$mnt"
         BENCH_MOUNTS+=("$mnt")
-        echo "$mnt"
+        printf -v "$var" '%s' "$mnt"
 }
 bench_cleanup() {
         local m i

@@ -308,7 +308,10 @@ static void format_entry(const struct log_entry *e, char *s, size_t n)
                 k = snprintf(s, n, "inject-bug: corrupt the byte at 0x%" PRIx64 " behind the model's back", e->off);
                 break;
         case OP_SKIP:
-                k = snprintf(s, n, "skip %s: %s", ops[e->mode].name, e->why);
+                if (e->mode == OP_SKIP)
+                        k = snprintf(s, n, "skip: %s", e->why);
+                else
+                        k = snprintf(s, n, "skip %s: %s", ops[e->mode].name, e->why);
                 break;
         default:
                 k = snprintf(s, n, "%s", name);

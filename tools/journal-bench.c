@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "strutil.h"
 #include "journal-tool.h"
 #include "journal.h"
 

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "strutil.h"
 #include "journal-tool.h"
 #include "journal.h"
 

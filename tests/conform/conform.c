@@ -97,8 +97,6 @@ enum {
         TM_C = 1 << 2,                  /* ctime */
 };
 
-/* ------------------------------------------------------------------ */
-
 static void emit(struct conform *t, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
@@ -236,8 +234,7 @@ static long step_data(struct conform *t, long r, const void *buf, const char *ca
         return r;
 }
 
-/* ------------------------------------------------------------------ */
-/* Observations. */
+/* Observations: each prints one step line about the state of a file. */
 
 static const char *ftype(mode_t m)
 {
@@ -479,7 +476,7 @@ static void ls(struct conform *t, const char *path)
                 len += strlen(names[n]) + 1;
                 n++;
                 if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-                        ino = strerrorname_np(errno);
+                        ino = strerrorname_np(errno) ?: "error";
                 else if (sb.st_ino != de->d_ino && strcmp(ino, "ok") == 0)
                         ino = "mismatch";
         }
@@ -686,7 +683,6 @@ static void blocks(struct conform *t, int fd, blkcnt_t *prev)
         *prev = sb.st_blocks;
 }
 
-/* ------------------------------------------------------------------ */
 /* Helpers that act; they return a count or -errno and are called via R(). */
 
 static long write_all(int fd, const void *buf, size_t len)
@@ -1158,6 +1154,7 @@ static void in_child(struct conform *t, const struct cred *c, void (*fn)(struct 
                 return;
         }
         if (pid == 0) {
+                char res[64];
                 long r = 0;
 
                 if (c) {
@@ -1166,8 +1163,9 @@ static void in_child(struct conform *t, const struct cred *c, void (*fn)(struct 
                                 r = SYS(setresgid(c->gid, c->gid, c->gid));
                         if (r == 0)
                                 r = SYS(setresuid(c->uid, c->uid, c->uid));
-                        emit(t, "become(uid=%u gid=%u groups=%zu) = %ld", (unsigned)c->uid,
-                             (unsigned)c->gid, c->ngroups, r);
+                        fmt_result(res, sizeof(res), r);
+                        emit(t, "become(uid=%u gid=%u groups=%zu) = %s", (unsigned)c->uid,
+                             (unsigned)c->gid, c->ngroups, res);
                 }
                 if (r == 0)
                         fn(t);
@@ -1180,9 +1178,7 @@ static void in_child(struct conform *t, const struct cred *c, void (*fn)(struct 
                 emit(t, "child = died (status %#x)", (unsigned)status);
 }
 
-/* ------------------------------------------------------------------ */
 /* open(2) and creat(2) flags. */
-
 static void case_open(struct conform *t)
 {
         struct stat sb, sd;
@@ -2695,7 +2691,7 @@ static void case_readdir(struct conform *t)
         T(rmdir("d/sub2"));
         ls(t, "d");
 
-        /* Three hundred entries, then every other one removed. */
+        /* Three hundred entries, every other one removed; long names. */
         T(mkdir("many", 0755));
         R(entries("many", 300, 1, false));
         ls(t, "many");
@@ -2795,6 +2791,7 @@ static void case_tmpfile(struct conform *t)
         ls(t, ".");
 }
 
+/* Another process: the parent holds a POSIX lock on bytes 0-9 and an flock(). */
 static void locks_child(struct conform *t)
 {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
@@ -2918,9 +2915,7 @@ static void case_exec(struct conform *t)
         R(stop(pid));
 }
 
-/* ------------------------------------------------------------------ */
-/* As a non-root user: access checks. */
-
+/* Run as user 4242: read, write, execute and search permission. */
 static void perm_user(struct conform *t)
 {
         char buf[64];
@@ -3000,6 +2995,12 @@ static void perm_user(struct conform *t)
         st(t, "fifo");
 }
 
+/*
+ * Access checks as a non-root user.  Root sets up files and directories of
+ * 4243, of root and of 4242 itself, with modes that make the owner, group
+ * and other classes matter (a matching class without the bit denies even
+ * when "other" would allow).
+ */
 static void case_perm(struct conform *t)
 {
         if (!t->root) {
@@ -3066,6 +3067,8 @@ static void sticky_user(struct conform *t)
         T(unlink("plain/moved"));
 }
 
+/* Root sets up a sticky /tmp-like directory for sticky_user(); root itself
+ * may remove anything. */
 static void case_sticky(struct conform *t)
 {
         if (!t->root) {
@@ -3130,6 +3133,7 @@ static void setgid_user(struct conform *t)
         st(t, "sg/moved");
 }
 
+/* Root makes a setgid directory of group 4245, which 4242 is not in. */
 static void case_setgid(struct conform *t)
 {
         int fd;
@@ -3208,6 +3212,7 @@ static void owner_user(struct conform *t)
         st(t, "mine_g4244");
 }
 
+/* Root sets up files of 4242 and 4243, some set-id, for owner_user(). */
 static void case_owner(struct conform *t)
 {
         if (!t->root) {
@@ -3229,8 +3234,6 @@ static void case_owner(struct conform *t)
         st(t, "theirs_rw");
         st(t, "mine");
 }
-
-/* ------------------------------------------------------------------ */
 
 static const struct conform_case {
         const char *name;

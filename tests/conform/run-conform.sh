@@ -4,10 +4,12 @@
 # system and DIR_B the same kind of directory seen through the mirrorfs
 # passthrough; any line that differs is a semantic difference.
 #
-#   tests/conform/run-conform.sh [-k] [-c CASE]... DIR_A DIR_B
+#   tests/conform/run-conform.sh [-k] [-c CASE]... [-x KNOWN] DIR_A DIR_B
 #
 #   -k       keep the run directories and transcripts (paths are printed)
 #   -c CASE  run only CASE (repeatable; `conform -l` lists them)
+#   -x KNOWN a file of known differences: lines "STEP reason"; those steps
+#            are left out of the comparison and listed with their reason
 #
 # Each side runs in a fresh subdirectory DIR/conform.XXXXXX, removed
 # afterwards.  The program is $CONFORM when set, else it is compiled from
@@ -22,15 +24,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 keep=0
 cases=()
+known=
 
 usage() {
-        sed -n '7,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '7,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
-while getopts "kc:h" opt; do
+while getopts "kc:x:h" opt; do
         case $opt in
         k) keep=1 ;;
         c) cases+=(-c "$OPTARG") ;;
+        x) known=$OPTARG ;;
         h) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
         esac
@@ -105,6 +109,18 @@ run_side "$dir_a" a
 run_side "$dir_b" b
 
 summary=$(tail -n 1 "$work/a.txt")
+if [ -n "$known" ]; then
+        # Drop the known steps from both sides, and say so.
+        grep -v '^#' "$known" | awk 'NF { print "^" $1 " " }' >"$work/known.re"
+        while read -r step reason; do
+                case $step in ''|'#'*) continue ;; esac
+                echo "run-conform: known difference, not compared: $step ($reason)"
+        done <"$known"
+        for side in a b; do
+                grep -v -f "$work/known.re" "$work/$side.txt" >"$work/$side.cmp" || true
+                mv "$work/$side.cmp" "$work/$side.txt"
+        done
+fi
 if diff -u --label "A: $dir_a" --label "B: $dir_b" "$work/a.txt" "$work/b.txt"; then
         echo "run-conform: identical (${summary#conform end: })"
         exit 0

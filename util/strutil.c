@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli.c: helpers for the command-line tools.  See cli.h.
+ * strutil.c: parsing and printing helpers for the programs.  See strutil.h.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "strutil.h"
 
 int parse_u64(const char *s, uint64_t *ret)
 {
@@ -66,6 +66,33 @@ int parse_duration_s(const char *s, uint64_t *ret)
         if (v > UINT64_MAX / mult)
                 return -ERANGE;
         *ret = v * mult;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret)
+{
+        static const char units[] = "KMGT";
+        char num[32];
+        size_t n = s ? strlen(s) : 0;
+        unsigned shift = 0;
+        const char *u;
+        uint64_t v;
+        int r;
+
+        if (n == 0 || n >= sizeof(num))
+                return -EINVAL;
+        memcpy(num, s, n + 1);
+        u = strchr(units, num[n - 1]);
+        if (u && *u) {
+                shift = 10 * (unsigned)(u - units + 1);
+                num[--n] = 0;
+        }
+        r = parse_u64(num, &v);
+        if (r < 0)
+                return r;
+        if (shift && v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = v << shift;
         return 0;
 }
 

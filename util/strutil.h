@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * cli.h: what the command-line tools share: strict number parsing, quoting
- * of paths for terminals and JSON, and time formatting.  No state.
+ * strutil.h: what the programs share (mount, replicator, tools): strict parsing
+ * of numbers, sizes and durations, quoting of paths for terminals and JSON,
+ * and time formatting.  No state.
  */
 #pragma once
 
@@ -16,6 +17,8 @@ int parse_u64(const char *s, uint64_t *ret);
 int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* "30", "30s", "5m", "2h", "7d" -> seconds. */
 int parse_duration_s(const char *s, uint64_t *ret);
+/* "4096", "64K", "64M", "2G", "1T" (powers of 1024) -> bytes. */
+int parse_size(const char *s, uint64_t *ret);
 
 /* Print @s (@len bytes) for a terminal: as is when it is plain, else in
  * double quotes with C escapes (\n, \t, \", \\, \xNN for bytes that are not

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fs.h: the mount daemon's context and the pieces of fs/ that share it.
+ *
+ * The mount is a passthrough by inode: the kernel's node ids are pointers to
+ * struct fs_inode, each of which knows its source inode by file handle
+ * (name_to_handle_at), never by a held descriptor, so the number of inodes
+ * the kernel may keep is not bounded by the process's open-file limit.
+ * Directories in use get a cached O_PATH descriptor (an LRU of bounded
+ * size); everything else is opened by handle when needed.
+ *
+ * Each inode remembers the name it was last reached by (parent + name), so
+ * the journal can say which path changed when the kernel only gives an
+ * inode (release, setattr, xattrs).
+ *
+ * Locking: one mutex (fs->lock) guards the inode table, lookup counts,
+ * parent/name links and the descriptor cache.  Hold it briefly; never
+ * across a system call that can block on the disk.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define FUSE_USE_VERSION 317
+#include <fuse_lowlevel.h>
+
+#include "journal.h"
+
+struct fs_options {
+        char *source, *mountpoint;      /* as given */
+        char *target;                   /* target=DIR */
+        char *journal;                  /* journal=DIR */
+        char *socket;                   /* socket=PATH */
+        bool replicate;                 /* replicate=on|off */
+        enum journal_durability durability;
+        uint64_t commit_interval_ms;
+        uint64_t segment_size;
+        enum { FS_PT_AUTO, FS_PT_ON, FS_PT_OFF } passthrough;
+        double timeout;                 /* entry and attribute cache, seconds */
+        uint64_t dircache;              /* cached directory descriptors */
+        uint64_t threads;               /* max worker threads */
+        bool clone_fd;
+        bool noflush;                   /* FOPEN_NOFLUSH */
+        bool writeback;                 /* writeback cache when passthrough is off */
+        bool readdirplus;
+        bool foreground, debug, singlethread;
+        bool show_help, show_version;
+};
+
+/*
+ * Parse the command line: mirrorfs SOURCE MOUNTPOINT [-o OPTS] [-f] [-d]...
+ * Our -o options are taken out of @args; the rest stays for libfuse.
+ * Returns 0, or -EINVAL with a one-line message in @err.
+ */
+struct fuse_args;
+int fs_options_parse(struct fuse_args *args, struct fs_options *ret, char *err, size_t errlen);
+void fs_options_free(struct fs_options *o);
+void fs_options_usage(void);
+
+/* A name an inode is known by: the kernel has (or had) a dentry for it. */
+struct fs_name {
+        struct fs_name *next;
+        struct fs_inode *parent;        /* holds a ref on it */
+        char name[];
+};
+
+struct fs_inode {
+        struct fs_inode *hnext;         /* hash chain */
+        struct fs_name *names;          /* most recently used first; NULL: none known */
+        struct fs_inode *lru_prev, *lru_next;   /* while fd >= 0 */
+        dev_t dev;
+        ino_t ino;
+        mode_t type;                    /* S_IFMT bits */
+        uint64_t nlookup;               /* the kernel's references */
+        uint32_t refs;                  /* children naming it as parent, open files */
+        uint32_t fd_pins;               /* operations using fd */
+        int fd;                         /* cached O_PATH descriptor (directories), -1 */
+        int mount;                      /* index into fs->mounts */
+        int backing_id;                 /* kernel passthrough backing file, 0: none */
+        uint32_t nopen;                 /* open files sharing backing_id */
+        uint64_t generation;
+        uint32_t handle_bytes;
+        int handle_type;
+        unsigned char handle[];         /* file handle, handle_bytes long */
+};
+
+/* A descriptor to work on an inode: cached (pinned) or opened (closed on put). */
+struct fs_fdref {
+        int fd;
+        struct fs_inode *pinned;
+};
+
+struct fs_file {
+        int fd;
+        int flags;                      /* open flags */
+        bool write;                     /* opened for writing: close-write at release */
+        bool kill_privs;                /* setuid/setgid to drop at the first write: no passthrough */
+        struct fs_inode *inode;
+};
+
+#define FS_MAX_MOUNTS 64
+
+struct fs_stats {
+        atomic_uint_fast64_t records;           /* appended */
+        atomic_uint_fast64_t record_errors;     /* appends that failed */
+        atomic_uint_fast64_t unknown_paths;     /* changes whose path could not be told */
+        atomic_uint_fast64_t inodes;            /* alive */
+        atomic_uint_fast64_t handle_opens;      /* open_by_handle_at calls */
+        atomic_uint_fast64_t fd_cache_hits;
+};
+
+struct fs {
+        struct fs_options opt;
+        int source_fd;                  /* the source root, opened before mounting */
+        char *source_real;              /* its absolute path */
+        int journal_fd;
+        struct journal *journal;
+        struct fuse_session *se;
+
+        pthread_mutex_t lock;
+        struct fs_inode **hash;         /* table of inodes by (dev, ino) */
+        size_t hash_size, hash_count;
+        struct fs_inode *lru_head, *lru_tail;   /* cached descriptors, newest first */
+        size_t fd_cached;
+        uint64_t next_generation;
+        struct { int mount_id; int fd; } mounts[FS_MAX_MOUNTS];
+        int nmounts;
+        struct fs_inode *root;
+
+        bool passthrough;               /* negotiated with the kernel */
+        uid_t self_uid;
+        gid_t self_gid;
+        _Atomic int64_t last_error_log_ns;      /* rate limit for journal errors */
+        struct fs_stats stats;
+};
+
+/* ---- inode.c ---- */
+
+int fs_inodes_init(struct fs *fs);
+void fs_inodes_free(struct fs *fs);
+struct fs_inode *fs_inode_get(struct fs *fs, fuse_ino_t ino);
+/*
+ * Look up @name in @parent on the source: fills *st and returns the inode,
+ * with its lookup count raised by one (the reply to the kernel owns it).
+ * Records @parent/@name as its name.  -errno on failure.
+ */
+int fs_inode_lookup(struct fs *fs, struct fs_inode *parent, const char *name,
+                    struct stat *st, struct fs_inode **ret);
+/* The inode of an open, unnamed file (O_TMPFILE) in @parent's file system. */
+int fs_inode_from_fd(struct fs *fs, struct fs_inode *parent, int fd, struct stat *st, struct fs_inode **ret);
+/* Drop @n lookups; frees the inode when nothing refers to it. */
+void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n);
+/* A descriptor on @in (O_PATH): 0 and *ref, or -errno.  fs_fd_put() after. */
+int fs_fd_get(struct fs *fs, struct fs_inode *in, struct fs_fdref *ref);
+void fs_fd_put(struct fs *fs, struct fs_fdref *ref);
+/* Open @in with @flags (not O_PATH) by handle. */
+int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags);
+/* Path of @in (+ "/" + @name when not NULL), relative to the source root,
+ * into a malloc'ed string.  -ENOENT when the inode's name is not known. */
+int fs_inode_path(struct fs *fs, struct fs_inode *in, const char *name, char **ret);
+/* After a rename/unlink on the source: keep names current. */
+void fs_inode_moved(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name,
+                    struct fs_inode *newparent, const char *newname);
+void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name);
+/* A name of @in: its parent (with a ref: fs_inode_unref() it) and a copy
+ * of the name to free().  -ENOENT when none is known. */
+int fs_inode_a_name(struct fs *fs, struct fs_inode *in, struct fs_inode **ret_parent, char **ret_name);
+void fs_inode_ref(struct fs *fs, struct fs_inode *in);
+void fs_inode_unref(struct fs *fs, struct fs_inode *in);
+
+/* ---- record.c ---- */
+
+/*
+ * Append a record for a change at @parent/@name (or at @in when @parent is
+ * NULL; @name may then be NULL).  Never fails the operation: an error is
+ * counted, logged (rate-limited) and later shown as an events-lost record.
+ * Returns the seq, 0 when nothing was appended.
+ */
+uint64_t fs_record(struct fs *fs, struct journal_record *rec, struct fs_inode *parent,
+                   const char *name, struct fs_inode *in);
+/* Same for two paths (rename, link): path2 from @parent2/@name2. */
+uint64_t fs_record2(struct fs *fs, struct journal_record *rec, struct fs_inode *parent,
+                    const char *name, struct fs_inode *parent2, const char *name2);
+/* Make every record so far durable (an application asked for durability). */
+void fs_record_commit(struct fs *fs);
+void fs_record_from_stat(struct journal_record *rec, const struct stat *st);
+
+/* ---- creds.c ---- */
+
+/*
+ * Switch this thread's file-system identity to the caller of @req (uid,
+ * gid) for an operation that creates something, so the source gives it the
+ * owner and group (setgid directories included) a native call would.
+ * fs_creds_restore() switches back.  Supplementary groups: see creds.c.
+ */
+struct fs_creds {
+        bool switched;
+        bool groups_set;
+        uid_t uid;
+        gid_t gid;
+};
+int fs_creds_become(struct fs *fs, fuse_req_t req, struct fs_creds *c, bool with_groups);
+void fs_creds_restore(struct fs *fs, struct fs_creds *c);
+
+/* ---- ops ---- */
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+static inline struct fs *fs_of(fuse_req_t req)
+{
+        return fuse_req_userdata(req);
+}
+
+static inline struct fs_file *fs_file_of(struct fuse_file_info *fi)
+{
+        return (struct fs_file *)(uintptr_t)fi->fh;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ops.c: the table of FUSE operations and the negotiation with the kernel
+ * (init): which speed-ups the mount gets.
+ *
+ * Kernel passthrough (reads and writes never reach the daemon) is taken
+ * when offered and not switched off; then the writeback cache cannot be
+ * used.  Without passthrough the data goes through the daemon by splice,
+ * with the writeback cache when asked for.  Locks are left to the kernel
+ * (no lock operations): they work between the processes of this node.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ops.h"
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+        struct fs *fs = userdata;
+
+        fs->passthrough = false;
+        if (fs->opt.passthrough != FS_PT_OFF && fuse_set_feature_flag(conn, FUSE_CAP_PASSTHROUGH))
+                fs->passthrough = true;
+        if (fs->opt.passthrough == FS_PT_ON && !fs->passthrough)
+                fuse_log(FUSE_LOG_ERR, "mirrorfs: the kernel does not offer passthrough (Linux 6.9+, root); "
+                         "reads and writes go through the daemon\n");
+        if (!fs->passthrough && fs->opt.writeback)
+                fuse_set_feature_flag(conn, FUSE_CAP_WRITEBACK_CACHE);
+
+        fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_READ);
+        fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_WRITE);
+        fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_MOVE);
+        fuse_set_feature_flag(conn, FUSE_CAP_ATOMIC_O_TRUNC);
+        /* The daemon drops setuid/setgid bits when asked: the kernel then
+         * need not ask for security.capability before every write. */
+        fuse_set_feature_flag(conn, FUSE_CAP_HANDLE_KILLPRIV_V2);
+        fuse_set_feature_flag(conn, FUSE_CAP_PARALLEL_DIROPS);
+        fuse_set_feature_flag(conn, FUSE_CAP_CACHE_SYMLINKS);
+        fuse_set_feature_flag(conn, FUSE_CAP_DIRECT_IO_ALLOW_MMAP);
+        /* The handles the kernel would hand out are the daemon's node ids,
+         * not stable across restarts: no NFS export. */
+        fuse_set_feature_flag(conn, FUSE_CAP_NO_EXPORT_SUPPORT);
+        if (fs->opt.readdirplus) {
+                fuse_set_feature_flag(conn, FUSE_CAP_READDIRPLUS);
+                fuse_unset_feature_flag(conn, FUSE_CAP_READDIRPLUS_AUTO);
+        } else {
+                fuse_unset_feature_flag(conn, FUSE_CAP_READDIRPLUS);
+        }
+        /* Requests are short; an interrupted one just finishes. */
+        conn->no_interrupt = 1;
+        conn->max_write = 1u << 20;
+        conn->max_readahead = 1u << 20;
+}
+
+static void fs_destroy(void *userdata)
+{
+        (void)userdata;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+        .init = fs_init,
+        .destroy = fs_destroy,
+        .lookup = fs_lookup,
+        .forget = fs_forget,
+        .forget_multi = fs_forget_multi,
+        .getattr = fs_getattr,
+        .setattr = fs_setattr,
+        .readlink = fs_readlink,
+        .mknod = fs_mknod,
+        .mkdir = fs_mkdir,
+        .symlink = fs_symlink,
+        .link = fs_link,
+        .unlink = fs_unlink,
+        .rmdir = fs_rmdir,
+        .rename = fs_rename,
+        .open = fs_open,
+        .create = fs_create,
+        .tmpfile = fs_tmpfile,
+        .read = fs_read,
+        .write_buf = fs_write_buf,
+        .flush = fs_flush,
+        .release = fs_release,
+        .fsync = fs_fsync,
+        .fallocate = fs_fallocate,
+        .lseek = fs_lseek,
+        .copy_file_range = fs_copy_file_range,
+        .opendir = fs_opendir,
+        .readdir = fs_readdir,
+        .readdirplus = fs_readdirplus,
+        .releasedir = fs_releasedir,
+        .fsyncdir = fs_fsyncdir,
+        .statfs = fs_statfs,
+        .setxattr = fs_setxattr,
+        .getxattr = fs_getxattr,
+        .listxattr = fs_listxattr,
+        .removexattr = fs_removexattr,
+};

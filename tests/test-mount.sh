@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The mount: command line and start-up errors, every kind of change and the
+# record it leaves, long names and paths, a daemon killed after an answered
+# write, a mount over the source itself, mount(8) through mount.fuse3.
+# TAP.  Needs root and /dev/fuse (skips, exit 77, without them).
+#
+#   tests/test-mount.sh BUILDDIR
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/mount-lib.sh"
+mfs_init "${1:?usage: test-mount.sh BUILDDIR}"
+trap mfs_cleanup EXIT
+
+T=$MFS_TMP
+mkdir -p "$T/src" "$T/mnt" "$T/tgt"
+J=$T/journal
+
+# ---- the command line ----
+fails_with() {
+        local pattern=$1 out rc
+        shift
+        out=$("$MFS_BIN" "$@" 2>&1)
+        rc=$?
+        if [ $rc -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q -- "$pattern"; then
+                return 0
+        fi
+        echo "exit $rc, said: $out"
+        return 1
+}
+check "--help" bash -c "'$MFS_BIN' --help | grep -q 'journal=DIR'"
+check "--version" bash -c "'$MFS_BIN' --version | grep -q '^mirrorfs '"
+check "no arguments" fails_with "give SOURCE and MOUNTPOINT"
+check "no journal" fails_with "no journal directory" "$T/src" "$T/mnt" -o target="$T/tgt"
+check "no target" fails_with "no target directory" "$T/src" "$T/mnt" -o journal="$J"
+check "bad durability" fails_with "durability=maybe.*strict, batch or none" "$T/src" "$T/mnt" -o journal="$J",durability=maybe
+check "bad number" fails_with "threads=0" "$T/src" "$T/mnt" -o journal="$J",target="$T/tgt",threads=0
+check "bad size" fails_with "segment_size=12Q" "$T/src" "$T/mnt" -o journal="$J",segment_size=12Q
+check "missing source" fails_with "cannot use source.*No such file" "$T/nope" "$T/mnt" -o journal="$J",target="$T/tgt"
+check "source not a directory" fails_with "not a directory" /etc/hostname "$T/mnt" -o journal="$J",target="$T/tgt"
+check "missing target" fails_with "cannot use target" "$T/src" "$T/mnt" -o journal="$J",target="$T/none"
+mkdir -p "$T/src/inner"
+check "target inside the source" fails_with "overlap" "$T/src" "$T/mnt" -o journal="$J",target="$T/src/inner"
+check "journal inside the source" fails_with "journal.*inside the source" "$T/src" "$T/mnt" -o journal="$T/src/inner/j",target="$T/tgt"
+check "extra argument" fails_with "unexpected argument" "$T/src" "$T/mnt" "$T/x" -o journal="$J",target="$T/tgt"
+rmdir "$T/src/inner"
+check "nothing was mounted by the failures" bash -c "! mountpoint -q '$T/mnt'"
+
+# ---- every change leaves its record ----
+if mfs_mount "$T/src" "$T/mnt" "journal=$J,target=$T/tgt,allow_other"; then
+        ok "mounted"
+else
+        not_ok "mounted"
+        tap_done
+        exit 1
+fi
+M=$T/mnt
+long=$(printf 'n%.0s' $(seq 255))             # a 255-byte name
+deep=$M
+for i in 1 2 3 4 5 6; do deep=$deep/$(printf "d$i%.0s" $(seq 100)); done   # > 1,000 bytes
+(
+        set -e
+        mkdir "$M/d"
+        echo data >"$M/d/f"
+        echo more >>"$M/d/f"
+        mv "$M/d/f" "$M/d/g"
+        ln "$M/d/g" "$M/d/h1"
+        ln "$M/d/g" "$M/d/h2"
+        ln -s ../d/g "$M/d/s"
+        mkfifo "$M/d/p"
+        chmod 640 "$M/d/g"
+        chown 65534:65534 "$M/d/g"
+        touch -m -d @1234567890.987654321 "$M/d/g"
+        truncate -s 2 "$M/d/h1"
+        setfattr -n user.k -v v "$M/d/g"
+        setfattr -x user.k "$M/d/g"
+        rm "$M/d/h2"
+        mkdir "$M/d/sub"
+        echo x >"$M/d/sub/x"
+        mv "$M/d/sub" "$M/d/moved"
+        echo y >"$M/d/moved/y"
+        mv -T "$M/d/moved/y" "$M/d/moved/x"
+        python3 -c 'import os; os.rename(os.path.join("'"$M"'", "d/g"), os.path.join("'"$M"'", "d/s"))'
+        mkdir "$M/e"
+        python3 -c '
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, b"'"$M"'/d", -100, b"'"$M"'/e", 2)   # RENAME_EXCHANGE
+if r != 0: raise OSError(ctypes.get_errno(), "renameat2")'
+        rm -r "$M/d"
+        echo long >"$M/$long"
+        mkdir -p "$deep"
+        echo deep >"$deep/leaf"
+        rm "$M/e/p"
+        rmdir "$M/e/moved" 2>/dev/null || true
+) 2>&1 | sed 's/^/# /'
+check "the operations through the mount succeeded" test -f "$deep/leaf"
+mfs_records "$J" >"$T/records"
+expect() {
+        if ! grep -qxF -- "$1" "$T/records"; then
+                echo "missing: $1"
+                echo "journal:"
+                cat "$T/records"
+                return 1
+        fi
+}
+check "mount marker" grep -q "^mount $T/src -> $T/mnt" "$T/records"
+check "mkdir" expect "mkdir d"
+check "create" expect "create d/f"
+check "close-write" expect "close-write d/f"
+check "write-intent (append)" expect "write-intent d/f"
+check "rename" expect "rename d/f -> d/g"
+check "link" expect "link d/h1 -> d/g"
+check "symlink" expect "symlink d/s -> ../d/g"
+check "mknod (fifo)" expect "mknod d/p"
+check "setattr (chmod, chown, utimens, truncate)" bash -c "[ \$(grep -c '^setattr d/' '$T/records') -ge 4 ]"
+# g, h1 and h2 are one inode: a record names the one it was last reached by
+check "setxattr" grep -Eqx "setxattr d/(g|h1|h2)" "$T/records"
+check "removexattr" grep -Eqx "removexattr d/(g|h1|h2)" "$T/records"
+check "unlink of a hard link" expect "unlink d/h2"
+check "directory rename" expect "rename d/sub -> d/moved"
+check "a write beneath a renamed directory has the new path" expect "create d/moved/y"
+check "rename over an existing file" expect "rename d/moved/y -> d/moved/x"
+check "rename of a file over a symlink" expect "rename d/g -> d/s"
+check "RENAME_EXCHANGE" expect "rename d -> e"
+check "after the exchange, names follow" expect "unlink e/p"
+check "rmdir" grep -q '^rmdir d' "$T/records"
+check "255-byte name" expect "create $long"
+check "path over 1,000 bytes" expect "create ${deep#$M/}/leaf"
+check "journal is clean" "$MFS_JOURNAL_TOOL" check "$J"
+check "reads append nothing" bash -c "
+        n=\$('$MFS_JOURNAL_TOOL' dump '$J' | wc -l)
+        cat '$M/$long' >/dev/null; ls -lR '$M' >/dev/null; getfattr -d '$M/$long' >/dev/null
+        [ \$('$MFS_JOURNAL_TOOL' dump '$J' | wc -l) -eq \$n ]"
+
+# ---- a daemon killed after an answered write ----
+exec 7>"$M/open-while-killed"
+echo "answered" >&7
+kill -9 "$MFS_PID"
+wait "$MFS_PID" 2>/dev/null
+sleep 0.2
+exec 7>&-
+check "the write intent survived kill -9" bash -c "'$MFS_JOURNAL_TOOL' dump '$J' | grep -q 'create open-while-killed'"
+check "the data is on the source" grep -q answered "$T/src/open-while-killed"
+mfs_umount "$M" >/dev/null
+
+# a restart on the same journal carries on numbering
+last=$("$MFS_JOURNAL_TOOL" dump "$J" | tail -n 1 | cut -d' ' -f1)
+if mfs_mount "$T/src" "$T/mnt" "journal=$J,target=$T/tgt"; then
+        echo again >"$M/after-restart"
+        mfs_umount "$M"
+        check "a restart continues the journal" bash -c "'$MFS_JOURNAL_TOOL' dump '$J' --from $((last + 1)) | grep -q 'create after-restart'"
+        check "a clean unmount leaves an unmount marker" bash -c "'$MFS_JOURNAL_TOOL' dump '$J' | tail -n 1 | grep -q ' unmount'"
+        check "journal clean after the crash and restart" "$MFS_JOURNAL_TOOL" check "$J"
+else
+        not_ok "remount after kill -9"
+fi
+
+# ---- over the source itself ----
+mkdir -p "$T/self"
+echo before >"$T/self/old"
+if mfs_mount "$T/self" "$T/self" "journal=$T/j2,target=$T/tgt"; then
+        check "over itself: the old file is seen" grep -q before "$T/self/old"
+        echo new >"$T/self/new"
+        mv "$T/self/old" "$T/self/renamed"
+        mfs_umount "$T/self"
+        check "over itself: changes land in the tree beneath" bash -c "grep -q new '$T/self/new' && [ -f '$T/self/renamed' ] && [ ! -e '$T/self/old' ]"
+        check "over itself: journaled" bash -c "'$MFS_JOURNAL_TOOL' dump '$T/j2' | grep -q 'rename old -> renamed'"
+else
+        not_ok "mount over itself"
+fi
+
+# ---- mount(8) through mount.fuse3 ----
+# mount(8) runs helpers with a fixed PATH, so the uninstalled program is
+# named with the "-t fuse PROGRAM#SOURCE" form (installed: -t fuse.mirrorfs).
+mkdir -p "$T/m8"
+if mount -t fuse "$MFS_BIN#$T/src" "$T/m8" -o "journal=$T/j3,target=$T/tgt" 2>"$T/mount.err"; then
+        MFS_MOUNTS+=("$T/m8")
+        check "mount -t fuse (mount.fuse3)" bash -c "grep -q ' $T/m8 fuse.mirrorfs ' /proc/mounts && [ -f '$T/m8/after-restart' ]"
+        echo via-mount8 >"$T/m8/via-mount8"
+        umount "$T/m8"
+        for _ in $(seq 100); do pgrep -f "mirrorfs $T/src $T/m8" >/dev/null || break; sleep 0.05; done
+        check "mount -t: journaled" bash -c "'$MFS_JOURNAL_TOOL' dump '$T/j3' | grep -q 'create via-mount8'"
+else
+        not_ok "mount -t fuse: $(cat "$T/mount.err")"
+fi
+
+tap_done
