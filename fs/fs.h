@@ -30,6 +30,7 @@
 #include <fuse_lowlevel.h>
 
 #include "journal.h"
+#include "replicator.h"
 
 struct fs_options {
         char *source, *mountpoint;      /* as given */
@@ -48,6 +49,8 @@ struct fs_options {
         bool noflush;                   /* FOPEN_NOFLUSH */
         bool writeback;                 /* writeback cache when passthrough is off */
         bool readdirplus;
+        uint64_t drain_timeout;         /* seconds to finish replicating at unmount */
+        uint64_t workers;               /* replicator threads */
         bool foreground, debug, singlethread;
         bool show_help, show_version;
 };
@@ -119,7 +122,9 @@ struct fs {
         int source_fd;                  /* the source root, opened before mounting */
         char *source_real;              /* its absolute path */
         int journal_fd;
+        int target_fd;
         struct journal *journal;
+        struct replicator *replicator;  /* NULL with replicate=off */
         struct fuse_session *se;
 
         pthread_mutex_t lock;

@@ -152,6 +152,16 @@ static void journal_problem(void *userdata, const struct journal_problem *p)
                  (unsigned long long)p->offset, p->detail);
 }
 
+static void replicator_event(void *userdata, const struct replicator_event *ev)
+{
+        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error" };
+        int level = ev->kind == REPLICATOR_EVENT_RETRY ? FUSE_LOG_WARNING : FUSE_LOG_ERR;
+
+        (void)userdata;
+        fuse_log(level, "mirrorfs: replicator %s: %s '%s'%s%s (seq %llu)\n", kinds[ev->kind], ev->what, ev->path,
+                 ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
+}
+
 static int start(struct fs *fs, struct fuse_args *args, const struct paths *p, char *err)
 {
         struct journal_options jo = {
@@ -208,6 +218,28 @@ static int start(struct fs *fs, struct fuse_args *args, const struct paths *p, c
                 fuse_session_destroy(fs->se);
                 fs->se = NULL;
                 return -1;
+        }
+        if (fs->opt.replicate) {
+                struct replicator_options ro = {
+                        .source_fd = fs->source_fd,
+                        .journal_fd = fs->journal_fd,
+                        .workers = (unsigned)fs->opt.workers,
+                        .on_event = replicator_event,
+                        .userdata = fs,
+                };
+
+                fs->target_fd = open(p->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fs->target_fd < 0) {
+                        snprintf(err, ERRLEN, "cannot open target '%s': %s", fs->opt.target, strerror(errno));
+                        return -1;
+                }
+                ro.target_fd = fs->target_fd;
+                r = replicator_start(&ro, &fs->replicator);
+                if (r < 0) {
+                        snprintf(err, ERRLEN, "cannot start the replicator: %s%s", strerror(-r),
+                                 r == -EXDEV ? " (its cursor belongs to another journal)" : "");
+                        return -1;
+                }
         }
         mount.path = p->source;
         mount.path2 = p->mountpoint;
@@ -312,8 +344,15 @@ static void stop(struct fs *fs)
                 if (fs->journal && journal_append(fs->journal, &unmount, NULL) < 0)
                         fuse_log(FUSE_LOG_ERR, "mirrorfs: cannot write the unmount record\n");
         }
+        if (fs->replicator) {
+                /* Finish what is journaled, within the bound; the rest
+                 * waits in the journal for the next start. */
+                fs->replicator = replicator_stop(fs->replicator, (int)(fs->opt.drain_timeout * 1000));
+        }
         fs->journal = journal_close(fs->journal);
         fs_inodes_free(fs);
+        if (fs->target_fd > 0)
+                close(fs->target_fd);
         if (fs->journal_fd > 0)
                 close(fs->journal_fd);
         if (fs->source_fd > 0)
@@ -334,7 +373,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mirrorfs: out of memory\n");
                 return 1;
         }
-        fs->source_fd = fs->journal_fd = -1;
+        fs->source_fd = fs->journal_fd = fs->target_fd = -1;
         pthread_mutex_init(&fs->lock, NULL);
         if (fs_options_parse(&args, &fs->opt, err, sizeof(err)) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);

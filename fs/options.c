@@ -24,7 +24,7 @@ enum {
         KEY_TARGET, KEY_JOURNAL, KEY_SOCKET, KEY_REPLICATE, KEY_DURABILITY, KEY_COMMIT_INTERVAL,
         KEY_SEGMENT_SIZE, KEY_PASSTHROUGH, KEY_TIMEOUT, KEY_DIRCACHE, KEY_THREADS, KEY_CLONE_FD,
         KEY_NOFLUSH, KEY_WRITEBACK, KEY_READDIRPLUS, KEY_HELP, KEY_VERSION, KEY_FOREGROUND,
-        KEY_DEBUG, KEY_SINGLE,
+        KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -43,6 +43,8 @@ static const struct fuse_opt opt_spec[] = {
         FUSE_OPT_KEY("noflush=", KEY_NOFLUSH),
         FUSE_OPT_KEY("writeback=", KEY_WRITEBACK),
         FUSE_OPT_KEY("readdirplus=", KEY_READDIRPLUS),
+        FUSE_OPT_KEY("drain_timeout=", KEY_DRAIN),
+        FUSE_OPT_KEY("workers=", KEY_WORKERS),
         FUSE_OPT_KEY("-h", KEY_HELP),
         FUSE_OPT_KEY("--help", KEY_HELP),
         FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -176,6 +178,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
                 return parse_bool(v, &o->writeback) == 0 ? 0 : bad(s, arg, "on or off");
         case KEY_READDIRPLUS:
                 return parse_bool(v, &o->readdirplus) == 0 ? 0 : bad(s, arg, "on or off");
+        case KEY_DRAIN:
+                return parse_duration_s(v, &o->drain_timeout) == 0 && o->drain_timeout <= 86400
+                       ? 0 : bad(s, arg, "a duration up to 1d (30, 5m)");
+        case KEY_WORKERS:
+                return parse_u64_range(v, 1, 64, &o->workers) == 0 ? 0 : bad(s, arg, "1 to 64");
         case KEY_HELP:
                 o->show_help = true;
                 return 0;
@@ -233,6 +240,8 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err, si
                 .noflush = true,
                 .writeback = false,
                 .readdirplus = true,
+                .drain_timeout = 60,
+                .workers = 2,
         };
         err[0] = 0;
         if (fuse_opt_parse(args, &s, opt_spec, opt_proc) < 0) {
@@ -304,6 +313,9 @@ void fs_options_usage(void)
                "  writeback=on|off        writeback cache when passthrough is off (default off:\n"
                "                          faster small writes, kernel-kept times)\n"
                "  readdirplus=on|off      attributes with directory listings (default on)\n"
+               "  workers=N               replicator threads, 1..64 (default 2)\n"
+               "  drain_timeout=DURATION  at unmount, finish replicating for this long (default 60s);\n"
+               "                          the rest stays in the journal for the next start\n"
                "\n"
                "  -f                      stay in the foreground\n"
                "  -d                      debug: print every request (implies -f)\n"

@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * apply.c: carry out one job against the trees.
+ *
+ * A sync job makes the target's entry equal to the source's as it is now:
+ * same type; same contents (a regular file is copied to an unnamed file in
+ * the destination directory, given its owner, mode, extended attributes
+ * and times, and only then linked and renamed into place, so a reader of
+ * the mirror never sees it half-written); same symlink target, device
+ * number, owner, mode, xattrs, nanosecond times.  A source entry that is
+ * gone is removed from the target only when the job says a name may have
+ * gone (unlink, rmdir, the old name of a rename): otherwise a later record
+ * says where it went.  Directories are not walked, except by a repair job
+ * (JOB_SUBTREE) after a rename the target could not follow.
+ *
+ * Renames and exchanges are renames on the target (no data copied); links
+ * are links, so files hard-linked on the source stay one inode.  When the
+ * target is not as the journal implies (the source of a rename missing),
+ * the job asks for a copy instead (fallback).
+ *
+ * Caveat: a hard-linked file (more than one name on both sides) is updated
+ * in place, to keep its names one inode: a reader may see it change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "replicator-internal.h"
+
+#define XATTR_LIST_MAX_BYTES 65536
+
+/* One path on one tree: its parent directory and last component ("." for the root). */
+struct side {
+        int pfd;
+        const char *name;
+        bool root;
+};
+
+static int side_open(int root, const char *path, bool create, int src_root, struct side *s, bool *created)
+{
+        bool made = false;
+        int r;
+
+        s->pfd = -1;
+        s->root = !*path;
+        if (s->root) {
+                s->pfd = fcntl(root, F_DUPFD_CLOEXEC, 3);
+                s->name = ".";
+                return s->pfd < 0 ? -errno : 0;
+        }
+        r = tree_open_parent(root, path, create, src_root, &s->name, &s->pfd, &made);
+        if (created)
+                *created = made;
+        return r;
+}
+
+static void side_close(struct side *s)
+{
+        if (s->pfd >= 0)
+                close(s->pfd);
+        s->pfd = -1;
+}
+
+/* "/proc/self/fd/PARENT/NAME": a path the l*xattr() calls take without following NAME. */
+static void proc_path(const struct side *s, char *buf, size_t size)
+{
+        snprintf(buf, size, "/proc/self/fd/%d/%s", s->pfd, s->name);
+}
+
+static bool missing(int err)
+{
+        return err == -ENOENT || err == -ENOTDIR || err == -ELOOP;
+}
+
+/* ---- extended attributes ---- */
+
+/* The names list of @path (l*) or of @fd, malloc'ed; length in *ret_len. */
+static int xattr_names(const char *path, int fd, char **ret, ssize_t *ret_len)
+{
+        ssize_t n = path ? llistxattr(path, NULL, 0) : flistxattr(fd, NULL, 0);
+        char *buf;
+
+        if (n < 0) {
+                if (errno == ENOTSUP || errno == EOPNOTSUPP) {
+                        *ret = NULL;
+                        *ret_len = 0;
+                        return 0;
+                }
+                return -errno;
+        }
+        buf = malloc((size_t)n + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = path ? llistxattr(path, buf, (size_t)n) : flistxattr(fd, buf, (size_t)n);
+        if (n < 0) {
+                int r = -errno;
+
+                free(buf);
+                return r == -ERANGE ? -EAGAIN : r;      /* changed meanwhile: again */
+        }
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+static ssize_t xattr_get(const char *path, int fd, const char *name, char *buf, size_t size)
+{
+        ssize_t n = path ? lgetxattr(path, name, buf, size) : fgetxattr(fd, name, buf, size);
+
+        return n < 0 ? -errno : n;
+}
+
+/*
+ * Make the extended attributes of the target (@dpath, or @dfd) those of
+ * the source (@spath, or @sfd).  @fresh: the target has none yet.
+ */
+static int sync_xattrs(const char *spath, int sfd, const char *dpath, int dfd, bool fresh)
+{
+        char *snames = NULL, *dnames = NULL, *sval = NULL, *dval = NULL;
+        ssize_t slen = 0, dlen = 0;
+        int r;
+
+        r = xattr_names(spath, sfd, &snames, &slen);
+        if (r == 0 && !fresh)
+                r = xattr_names(dpath, dfd, &dnames, &dlen);
+        if (r < 0)
+                goto out;
+        sval = malloc(XATTR_LIST_MAX_BYTES);
+        dval = malloc(XATTR_LIST_MAX_BYTES);
+        if (!sval || !dval) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (ssize_t i = 0; i < slen; i += (ssize_t)strlen(snames + i) + 1) {
+                const char *name = snames + i;
+                ssize_t sn = xattr_get(spath, sfd, name, sval, XATTR_LIST_MAX_BYTES), dn;
+
+                if (sn == -ENODATA)
+                        continue;       /* removed meanwhile */
+                if (sn < 0) {
+                        r = (int)sn;
+                        goto out;
+                }
+                dn = fresh ? -ENODATA : xattr_get(dpath, dfd, name, dval, XATTR_LIST_MAX_BYTES);
+                if (dn == sn && memcmp(sval, dval, (size_t)sn) == 0)
+                        continue;
+                if ((dpath ? lsetxattr(dpath, name, sval, (size_t)sn, 0) : fsetxattr(dfd, name, sval, (size_t)sn, 0)) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+        }
+        for (ssize_t i = 0; i < dlen; i += (ssize_t)strlen(dnames + i) + 1) {
+                const char *name = dnames + i;
+                bool keep = false;
+
+                for (ssize_t k = 0; k < slen && !keep; k += (ssize_t)strlen(snames + k) + 1)
+                        keep = strcmp(snames + k, name) == 0;
+                if (!keep && (dpath ? lremovexattr(dpath, name) : fremovexattr(dfd, name)) < 0 && errno != ENODATA) {
+                        r = -errno;
+                        goto out;
+                }
+        }
+        r = 0;
+out:
+        free(snames);
+        free(dnames);
+        free(sval);
+        free(dval);
+        return r;
+}
+
+/* ---- attributes ---- */
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+        return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Attributes of an existing target entry, changed only where they differ. */
+static int sync_attrs(const struct side *s, const struct side *t, const struct stat *sst,
+                      const struct stat *tst, struct job_result *res)
+{
+        char spath[64 + NAME_MAX], tpath[64 + NAME_MAX];
+        bool chowned = false;
+        int r;
+
+        if (tst->st_uid != sst->st_uid || tst->st_gid != sst->st_gid) {
+                if (fchownat(t->pfd, t->name, sst->st_uid, sst->st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                        res->what = "chown";
+                        return -errno;
+                }
+                chowned = true;
+        }
+        /* chown may have dropped setuid/setgid: set the mode after it */
+        if (!S_ISLNK(sst->st_mode) && (chowned || (tst->st_mode & 07777) != (sst->st_mode & 07777))) {
+                if (fchmodat(t->pfd, t->name, sst->st_mode & 07777, 0) < 0) {
+                        res->what = "chmod";
+                        return -errno;
+                }
+        }
+        proc_path(s, spath, sizeof(spath));
+        proc_path(t, tpath, sizeof(tpath));
+        r = sync_xattrs(spath, -1, tpath, -1, false);
+        if (r < 0) {
+                res->what = "xattr";
+                return r;
+        }
+        if (!same_time(&tst->st_mtim, &sst->st_mtim) || !same_time(&tst->st_atim, &sst->st_atim)) {
+                struct timespec ts[2] = { sst->st_atim, sst->st_mtim };
+
+                if (utimensat(t->pfd, t->name, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+                        res->what = "utimens";
+                        return -errno;
+                }
+        }
+        return 0;
+}
+
+/* Attributes of a new file (open descriptor), all of them. */
+static int set_attrs_fd(int fd, int sfd, const struct stat *sst, struct job_result *res)
+{
+        struct timespec ts[2] = { sst->st_atim, sst->st_mtim };
+        int r;
+
+        if (fchown(fd, sst->st_uid, sst->st_gid) < 0 || fchmod(fd, sst->st_mode & 07777) < 0) {
+                res->what = "chown";
+                return -errno;
+        }
+        r = sync_xattrs(NULL, sfd, NULL, fd, true);
+        if (r < 0) {
+                res->what = "xattr";
+                return r;
+        }
+        if (futimens(fd, ts) < 0) {
+                res->what = "utimens";
+                return -errno;
+        }
+        return 0;
+}
+
+static void tmp_name(struct apply_ctx *ctx, char *buf, size_t size)
+{
+        snprintf(buf, size, ".mirrorfs.tmp.%d.%u.%llu", (int)getpid(), ctx->worker,
+                 (unsigned long long)++ctx->tmp_counter);
+}
+
+/* ---- contents ---- */
+
+/* An unnamed file in the target directory, or a named temporary one. */
+static int open_temp(struct apply_ctx *ctx, const struct side *t, char *tmp, size_t size, bool *named)
+{
+        int fd = openat(t->pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+        *named = false;
+        if (fd >= 0)
+                return fd;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                return -errno;
+        tmp_name(ctx, tmp, size);
+        fd = openat(t->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        *named = true;
+        return fd;
+}
+
+/* Give the finished temporary file its name. */
+static int publish(struct apply_ctx *ctx, const struct side *t, int fd, char *tmp, size_t size, bool named)
+{
+        char proc[64];
+
+        if (!named) {
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                tmp_name(ctx, tmp, size);
+                if (linkat(AT_FDCWD, proc, t->pfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+                        return -errno;
+        }
+        if (renameat(t->pfd, tmp, t->pfd, t->name) < 0) {
+                int r = -errno;
+
+                (void)unlinkat(t->pfd, tmp, 0);
+                return r;
+        }
+        return 0;
+}
+
+static bool unchanged(const struct stat *a, const struct stat *b)
+{
+        return a->st_size == b->st_size && same_time(&a->st_mtim, &b->st_mtim) &&
+               same_time(&a->st_ctim, &b->st_ctim);
+}
+
+static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct side *t, const struct stat *tst,
+                     bool texists, struct job_result *res)
+{
+        char tmp[NAME_MAX + 1];
+        struct stat a, b;
+        int in, out = -1, r = -EAGAIN;
+
+        in = openat(s->pfd, s->name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
+        if (in < 0 && errno == EPERM)
+                in = openat(s->pfd, s->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (in < 0) {
+                res->what = "open source";
+                return missing(-errno) ? (res->nothing = true, 0) : -errno;
+        }
+        /* A file that changes while it is copied is copied again. */
+        for (int attempt = 0; attempt < 3; attempt++) {
+                bool named = false, inplace;
+                int64_t n;
+
+                if (fstat(in, &a) < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (!S_ISREG(a.st_mode)) {
+                        r = -EAGAIN;    /* replaced by something else: the job runs again */
+                        break;
+                }
+                inplace = texists && S_ISREG(tst->st_mode) && tst->st_nlink > 1 && a.st_nlink > 1;
+                if (inplace) {
+                        out = openat(t->pfd, t->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+                        if (out < 0 || ftruncate(out, 0) < 0) {
+                                r = -errno;
+                                res->what = "open target";
+                                break;
+                        }
+                } else {
+                        out = open_temp(ctx, t, tmp, sizeof(tmp), &named);
+                        if (out < 0) {
+                                r = out;
+                                out = -1;
+                                res->what = "create temporary file";
+                                break;
+                        }
+                }
+                n = ctx->copy_ops->copy(ctx->copier, in, out, (uint64_t)a.st_size);
+                if (n < 0) {
+                        r = (int)n;
+                        res->what = "copy";
+                } else if (ftruncate(out, a.st_size) < 0) {
+                        r = -errno;
+                        res->what = "truncate";
+                } else if (fstat(in, &b) < 0) {
+                        r = -errno;
+                } else if (!unchanged(&a, &b)) {
+                        r = -EAGAIN;
+                        res->what = "copy (source kept changing)";
+                } else {
+                        r = set_attrs_fd(out, in, &a, res);
+                        if (r == 0 && !inplace) {
+                                r = publish(ctx, t, out, tmp, sizeof(tmp), named);
+                                if (r < 0)
+                                        res->what = "rename into place";
+                                else
+                                        res->changed_parent = true;
+                        }
+                        if (r == 0) {
+                                res->bytes += (uint64_t)n;
+                                res->copied = true;
+                        }
+                }
+                if (r < 0 && named && !inplace)
+                        (void)unlinkat(t->pfd, tmp, 0);
+                close(out);
+                out = -1;
+                if (r != -EAGAIN || n < 0)
+                        break;
+        }
+        close(in);
+        return r;
+}
+
+/* A symlink, fifo, socket or device: made under a temporary name, attributes
+ * set, renamed into place. */
+static int make_special(struct apply_ctx *ctx, const struct side *s, const struct side *t, const struct stat *sst,
+                        const char *link, struct job_result *res)
+{
+        struct timespec ts[2] = { sst->st_atim, sst->st_mtim };
+        struct side tmp_side = *t;
+        char tmp[NAME_MAX + 1], spath[64 + NAME_MAX], tpath[64 + NAME_MAX];
+        int r;
+
+        tmp_name(ctx, tmp, sizeof(tmp));
+        if (link)
+                r = symlinkat(link, t->pfd, tmp);
+        else
+                r = mknodat(t->pfd, tmp, sst->st_mode, sst->st_rdev);
+        if (r < 0) {
+                res->what = link ? "symlink" : "mknod";
+                return -errno;
+        }
+        tmp_side.name = tmp;
+        proc_path(s, spath, sizeof(spath));
+        proc_path(&tmp_side, tpath, sizeof(tpath));
+        if (fchownat(t->pfd, tmp, sst->st_uid, sst->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+            (!link && fchmodat(t->pfd, tmp, sst->st_mode & 07777, 0) < 0)) {
+                r = -errno;
+                res->what = "chown";
+        } else if ((r = sync_xattrs(spath, -1, tpath, -1, true)) < 0) {
+                res->what = "xattr";
+        } else if (utimensat(t->pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+                r = -errno;
+                res->what = "utimens";
+        } else if (renameat(t->pfd, tmp, t->pfd, t->name) < 0) {
+                r = -errno;
+                res->what = "rename into place";
+        } else {
+                res->changed_parent = true;
+                return 0;
+        }
+        (void)unlinkat(t->pfd, tmp, 0);
+        return r;
+}
+
+static int read_link(const struct side *s, char *buf, size_t size)
+{
+        ssize_t n = readlinkat(s->pfd, s->name, buf, size);
+
+        if (n < 0)
+                return -errno;
+        if ((size_t)n >= size)
+                return -ENAMETOOLONG;
+        buf[n] = 0;
+        return 0;
+}
+
+/* ---- sync ---- */
+
+static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, struct job_result *res);
+
+/* Repair: everything beneath @path as in the source, extra target entries removed. */
+static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_result *res)
+{
+        struct dirent *de;
+        struct side s = { .pfd = -1 }, t = { .pfd = -1 };
+        DIR *sd = NULL, *td = NULL;
+        int fd, r;
+
+        r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
+        if (r == 0) {
+                fd = openat(s.pfd, s.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                sd = fd >= 0 ? fdopendir(fd) : NULL;
+                if (!sd)
+                        r = missing(-errno) ? 0 : -errno;
+        }
+        while (r == 0 && sd && (errno = 0, de = readdir(sd))) {
+                char *child;
+
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (asprintf(&child, "%s%s%s", path, *path ? "/" : "", de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, res);
+                free(child);
+        }
+        /* target entries the source does not have */
+        if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
+                fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                td = fd >= 0 ? fdopendir(fd) : NULL;
+                while (td && r == 0 && (de = readdir(td))) {
+                        struct stat st;
+
+                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                                continue;
+                        if (sd && fstatat(dirfd(sd), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                                continue;
+                        r = tree_remove(dirfd(td), de->d_name);
+                }
+        }
+        if (sd)
+                closedir(sd);
+        if (td)
+                closedir(td);
+        side_close(&s);
+        side_close(&t);
+        return r;
+}
+
+static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, struct job_result *res)
+{
+        struct side s = { .pfd = -1 }, t = { .pfd = -1 };
+        struct stat sst, tst;
+        bool texists, created = false;
+        char link[PATH_MAX + 1];
+        int r;
+
+        r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
+        if (r == 0 && fstatat(s.pfd, s.name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
+                r = -errno;
+        if (r < 0 && !missing(r)) {
+                res->what = "source";
+                goto out;
+        }
+        if (r < 0) {
+                /* The source has no such entry now. */
+                res->nothing = true;
+                r = 0;
+                if (!(flags & JOB_REMOVED) || !*path)
+                        goto out;
+                if (side_open(ctx->target_fd, path, false, -1, &t, NULL) < 0)
+                        goto out;       /* no parent: nothing to remove */
+                if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
+                        r = tree_remove(t.pfd, t.name);
+                        if (r < 0)
+                                res->what = "remove";
+                        else
+                                res->changed_parent = true;
+                        res->nothing = false;
+                }
+                goto out;
+        }
+        if (S_ISLNK(sst.st_mode)) {
+                r = read_link(&s, link, sizeof(link));
+                if (r < 0) {
+                        res->what = "readlink";
+                        if (missing(r)) {
+                                res->nothing = true;
+                                r = 0;
+                        }
+                        goto out;
+                }
+        }
+        r = side_open(ctx->target_fd, path, true, ctx->source_fd, &t, &created);
+        if (r < 0) {
+                res->what = "target directory";
+                goto out;
+        }
+        if (created)
+                res->created_dir = true;
+        texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+        if (texists && (tst.st_mode & S_IFMT) != (sst.st_mode & S_IFMT)) {
+                r = tree_remove(t.pfd, t.name);
+                if (r < 0) {
+                        res->what = "remove";
+                        goto out;
+                }
+                texists = false;
+                res->changed_parent = true;
+        }
+        switch (sst.st_mode & S_IFMT) {
+        case S_IFREG:
+                if (!texists || (flags & (JOB_DATA | JOB_SUBTREE)) || tst.st_size != sst.st_size)
+                        r = copy_file(ctx, &s, &t, &tst, texists, res);
+                else if (flags & JOB_ATTR)
+                        r = sync_attrs(&s, &t, &sst, &tst, res);
+                break;
+        case S_IFDIR:
+                if (!texists) {
+                        if (mkdirat(t.pfd, t.name, 0700) < 0) {
+                                r = -errno;
+                                res->what = "mkdir";
+                                break;
+                        }
+                        res->changed_parent = true;
+                        res->created_dir = true;
+                        tst = (struct stat) { .st_mode = S_IFDIR | 0700, .st_uid = (uid_t)-1, .st_gid = (gid_t)-1 };
+                }
+                if (flags & JOB_SUBTREE) {
+                        r = sync_subtree(ctx, path, res);
+                        if (r < 0)
+                                break;
+                        /* the walk changed the directory's times */
+                        if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
+                                r = -errno;
+                                break;
+                        }
+                }
+                r = sync_attrs(&s, &t, &sst, &tst, res);
+                break;
+        case S_IFLNK: {
+                char tlink[PATH_MAX + 1];
+
+                if (!texists || read_link(&t, tlink, sizeof(tlink)) < 0 || strcmp(link, tlink) != 0)
+                        r = make_special(ctx, &s, &t, &sst, link, res);
+                else if (flags & JOB_ATTR)
+                        r = sync_attrs(&s, &t, &sst, &tst, res);
+                break;
+        }
+        default:
+                if (!texists || tst.st_rdev != sst.st_rdev)
+                        r = make_special(ctx, &s, &t, &sst, NULL, res);
+                else if (flags & JOB_ATTR)
+                        r = sync_attrs(&s, &t, &sst, &tst, res);
+                break;
+        }
+out:
+        side_close(&s);
+        side_close(&t);
+        return r;
+}
+
+/* ---- renames and links ---- */
+
+static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
+{
+        unsigned flags = j->kind == JOB_EXCHANGE ? RENAME_EXCHANGE : 0;
+        struct side a = { .pfd = -1 }, b = { .pfd = -1 };
+        struct stat st;
+        bool created;
+        int r;
+
+        r = side_open(ctx->target_fd, j->path, false, -1, &a, NULL);
+        if (r == 0 && fstatat(a.pfd, a.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                r = -errno;
+        if (r == 0)
+                r = side_open(ctx->target_fd, j->path2, true, ctx->source_fd, &b, &created);
+        if (r == 0 && renameat2(a.pfd, a.name, b.pfd, b.name, flags) < 0) {
+                r = -errno;
+                /* The destination on the target is not what the source's
+                 * was (a directory with stale entries, another type): the
+                 * source replaced it, so may we. */
+                if (!flags && (r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR || r == -ENOTDIR) &&
+                    tree_remove(b.pfd, b.name) == 0)
+                        r = renameat2(a.pfd, a.name, b.pfd, b.name, 0) < 0 ? -errno : 0;
+        }
+        if (r == 0) {
+                res->changed_parent = true;
+        } else if (missing(r) || r == -EXDEV || r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR) {
+                res->fallback = true;   /* copy the destination instead */
+                r = 0;
+        } else {
+                res->what = j->kind == JOB_EXCHANGE ? "exchange" : "rename";
+        }
+        res->error = r;
+        side_close(&a);
+        side_close(&b);
+}
+
+static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
+{
+        struct side sn = { .pfd = -1 }, se = { .pfd = -1 }, tn = { .pfd = -1 }, te = { .pfd = -1 };
+        struct stat s1, s2, t1, t2;
+        char tmp[NAME_MAX + 1];
+        bool created;
+        int r;
+
+        /* Still one inode on the source?  Otherwise the link is history:
+         * copy what the new name is now. */
+        if (side_open(ctx->source_fd, j->path, false, -1, &sn, NULL) < 0 ||
+            side_open(ctx->source_fd, j->path2, false, -1, &se, NULL) < 0 ||
+            fstatat(sn.pfd, sn.name, &s1, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fstatat(se.pfd, se.name, &s2, AT_SYMLINK_NOFOLLOW) < 0 || s1.st_ino != s2.st_ino ||
+            s1.st_dev != s2.st_dev || side_open(ctx->target_fd, j->path2, false, -1, &te, NULL) < 0 ||
+            fstatat(te.pfd, te.name, &t2, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(t2.st_mode)) {
+                res->fallback = true;
+                goto out;
+        }
+        r = side_open(ctx->target_fd, j->path, true, ctx->source_fd, &tn, &created);
+        if (r < 0) {
+                res->error = r;
+                res->what = "target directory";
+                goto out;
+        }
+        if (fstatat(tn.pfd, tn.name, &t1, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (t1.st_ino == t2.st_ino && t1.st_dev == t2.st_dev)
+                        goto out;       /* already */
+                /* replace atomically: link to a temporary name, rename over */
+                tmp_name(ctx, tmp, sizeof(tmp));
+                r = linkat(te.pfd, te.name, tn.pfd, tmp, 0) < 0 ? -errno : 0;
+                if (r == 0 && renameat(tn.pfd, tmp, tn.pfd, tn.name) < 0) {
+                        r = -errno;
+                        (void)unlinkat(tn.pfd, tmp, 0);
+                }
+        } else {
+                r = linkat(te.pfd, te.name, tn.pfd, tn.name, 0) < 0 ? -errno : 0;
+        }
+        if (r == 0) {
+                res->changed_parent = true;
+        } else if (r == -EXDEV || r == -EMLINK || r == -EPERM || missing(r)) {
+                res->fallback = true;   /* no link possible there: a copy will do */
+        } else {
+                res->error = r;
+                res->what = "link";
+        }
+out:
+        side_close(&sn);
+        side_close(&se);
+        side_close(&tn);
+        side_close(&te);
+}
+
+void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
+{
+        *res = (struct job_result) { 0 };
+        switch (j->kind) {
+        case JOB_SYNC:
+                res->error = sync_entry(ctx, j->path, j->flags, res);
+                break;
+        case JOB_RENAME:
+        case JOB_EXCHANGE:
+                apply_rename(ctx, j, res);
+                break;
+        case JOB_LINK:
+                apply_link(ctx, j, res);
+                break;
+        }
+}
+
+bool apply_error_transient(int err)
+{
+        switch (-err) {
+        case ENOSPC: case EDQUOT: case EIO: case EROFS: case ENOTCONN: case ESTALE: case EACCES:
+        case EPERM: case ENODEV: case ENXIO: case EBUSY: case ETIMEDOUT: case ENOMEM: case EAGAIN:
+        case EINTR: case EMFILE: case ENFILE: case EHOSTDOWN: case ENETDOWN: case ECONNABORTED:
+        case ESHUTDOWN: case ENOLCK: case ETXTBSY:
+                return true;
+        default:
+                return false;
+        }
+}

@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * plan.c: from journal records to jobs on the target.
+ *
+ * Each record means "make the target match the source for these paths".
+ * Records for one path are coalesced into one sync job (a file closed 500
+ * times in a second is copied once), which waits a short settle time after
+ * its last record, and, for a file still open for writing, until it is
+ * closed.  Renames, exchanges and links become barrier jobs, carried out in
+ * journal order: work queued under a renamed name is moved to the new name
+ * (it must land there), and nothing under either name runs until the
+ * rename is done on the target.  Jobs on paths where one is beneath the
+ * other never run at the same time; unrelated paths run in parallel.
+ *
+ * The low-water mark is the oldest record some job still stands for: every
+ * record below it has been applied.  The caller makes that durable and
+ * stores it as the cursor.
+ *
+ * What it does not do: any I/O, any locking (one thread owns a plan).
+ * Caveat: a rename of a directory scans every pending job once.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replicator-internal.h"
+
+#define SCAN_MAX 512                    /* queued jobs looked at per plan_next() */
+
+struct job_list {
+        struct job *head, *tail;
+        uint64_t count;
+};
+
+struct open_count {
+        uint64_t ino;
+        uint32_t n;
+        struct open_count *next;
+};
+
+#define OPEN_BUCKETS 1024
+
+struct plan {
+        struct plan_config cfg;
+        struct job **hash;              /* sync jobs by path, in any state */
+        size_t hash_size, hash_count;
+        struct job_list queued, held, running, retry, barriers;
+        struct open_count *opens[OPEN_BUCKETS];
+};
+
+/* ---- lists ---- */
+
+static void list_add(struct job_list *l, struct job *j)
+{
+        j->next = NULL;
+        j->prev = l->tail;
+        if (l->tail)
+                l->tail->next = j;
+        else
+                l->head = j;
+        l->tail = j;
+        l->count++;
+}
+
+static void list_del(struct job_list *l, struct job *j)
+{
+        if (j->prev)
+                j->prev->next = j->next;
+        else
+                l->head = j->next;
+        if (j->next)
+                j->next->prev = j->prev;
+        else
+                l->tail = j->prev;
+        j->prev = j->next = NULL;
+        l->count--;
+}
+
+static struct job_list *list_of(struct plan *p, enum job_state s)
+{
+        switch (s) {
+        case JOB_QUEUED: return &p->queued;
+        case JOB_HELD: return &p->held;
+        case JOB_RUNNING: return &p->running;
+        case JOB_RETRY: return &p->retry;
+        case JOB_BARRIER: return &p->barriers;
+        }
+        return NULL;
+}
+
+static void set_state(struct plan *p, struct job *j, enum job_state s)
+{
+        list_del(list_of(p, j->state), j);
+        j->state = s;
+        list_add(list_of(p, s), j);
+}
+
+/* ---- paths ---- */
+
+/* @p is @dir or beneath it; "" is the root, above everything. */
+static bool under(const char *p, const char *dir)
+{
+        size_t n = strlen(dir);
+
+        if (n == 0)
+                return true;
+        return strncmp(p, dir, n) == 0 && (p[n] == 0 || p[n] == '/');
+}
+
+static bool related(const char *a, const char *b)
+{
+        return under(a, b) || under(b, a);
+}
+
+static bool attr_only(const struct job *j)
+{
+        return j->kind == JOB_SYNC && !(j->flags & ~(JOB_ATTR | JOB_NOW));
+}
+
+/* Jobs that may not run at the same time. */
+static bool conflict(const struct job *a, const struct job *b)
+{
+        if (attr_only(a) || attr_only(b))
+                return strcmp(a->path, b->path) == 0;
+        if (related(a->path, b->path))
+                return true;
+        if (a->path2 && related(a->path2, b->path))
+                return true;
+        if (b->path2 && related(a->path, b->path2))
+                return true;
+        return a->path2 && b->path2 && related(a->path2, b->path2);
+}
+
+static size_t hash_str(const char *s, size_t size)
+{
+        uint64_t h = 1469598103934665603ull;
+
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        return (size_t)(h ^ (h >> 29)) & (size - 1);
+}
+
+static struct job *hash_find(struct plan *p, const char *path)
+{
+        struct job *j = p->hash[hash_str(path, p->hash_size)];
+
+        while (j && strcmp(j->path, path) != 0)
+                j = j->hnext;
+        return j;
+}
+
+static void hash_insert(struct plan *p, struct job *j)
+{
+        size_t b;
+
+        if (p->hash_count >= p->hash_size) {
+                size_t size = p->hash_size * 2, i;
+                struct job **h = calloc(size, sizeof(*h));
+
+                if (h) {
+                        for (i = 0; i < p->hash_size; i++) {
+                                struct job *x = p->hash[i], *next;
+
+                                for (; x; x = next) {
+                                        next = x->hnext;
+                                        b = hash_str(x->path, size);
+                                        x->hnext = h[b];
+                                        h[b] = x;
+                                }
+                        }
+                        free(p->hash);
+                        p->hash = h;
+                        p->hash_size = size;
+                }
+        }
+        b = hash_str(j->path, p->hash_size);
+        j->hnext = p->hash[b];
+        p->hash[b] = j;
+        p->hash_count++;
+}
+
+static void hash_remove(struct plan *p, struct job *j)
+{
+        struct job **pp = &p->hash[hash_str(j->path, p->hash_size)];
+
+        while (*pp && *pp != j)
+                pp = &(*pp)->hnext;
+        if (*pp) {
+                *pp = j->hnext;
+                p->hash_count--;
+        }
+        j->hnext = NULL;
+}
+
+/* ---- open files ---- */
+
+static struct open_count **open_slot(struct plan *p, uint64_t ino)
+{
+        struct open_count **pp = &p->opens[ino % OPEN_BUCKETS];
+
+        while (*pp && (*pp)->ino != ino)
+                pp = &(*pp)->next;
+        return pp;
+}
+
+static uint32_t open_get(struct plan *p, uint64_t ino)
+{
+        struct open_count *o = ino ? *open_slot(p, ino) : NULL;
+
+        return o ? o->n : 0;
+}
+
+static void open_add(struct plan *p, uint64_t ino, int delta)
+{
+        struct open_count **pp, *o;
+
+        if (!ino)
+                return;
+        pp = open_slot(p, ino);
+        o = *pp;
+        if (!o) {
+                if (delta < 0)
+                        return;         /* its open came before our cursor */
+                o = calloc(1, sizeof(*o));
+                if (!o)
+                        return;         /* then it is not held: copied early, not lost */
+                o->ino = ino;
+                *pp = o;
+        }
+        if (delta < 0 && o->n > 0)
+                o->n--;
+        else if (delta > 0)
+                o->n++;
+        if (o->n == 0) {
+                *pp = o->next;
+                free(o);
+        }
+}
+
+static void opens_clear(struct plan *p)
+{
+        for (size_t i = 0; i < OPEN_BUCKETS; i++) {
+                while (p->opens[i]) {
+                        struct open_count *o = p->opens[i];
+
+                        p->opens[i] = o->next;
+                        free(o);
+                }
+        }
+}
+
+/* Held jobs whose file is no longer open (or all, after a remount) may go. */
+static void release_held(struct plan *p, uint64_t ino, bool all)
+{
+        struct job *j, *next;
+
+        for (j = p->held.head; j; j = next) {
+                next = j->next;
+                if (all || j->ino == ino)
+                        set_state(p, j, JOB_QUEUED);
+        }
+}
+
+/* ---- jobs ---- */
+
+struct job *plan_job_free(struct job *j)
+{
+        if (j) {
+                free(j->path);
+                free(j->path2);
+                free(j);
+        }
+        return NULL;
+}
+
+static struct job *job_new(enum job_kind kind, const char *path, const char *path2)
+{
+        struct job *j = calloc(1, sizeof(*j));
+
+        if (!j)
+                return NULL;
+        j->kind = kind;
+        j->path = strdup(path);
+        j->path2 = path2 ? strdup(path2) : NULL;
+        if (!j->path || (path2 && !j->path2))
+                return plan_job_free(j);
+        return j;
+}
+
+static uint64_t ready_at(struct plan *p, const struct job *j, uint64_t now)
+{
+        uint64_t t = (j->flags & JOB_NOW) ? now : now + p->cfg.settle_ns;
+        uint64_t limit = j->created_ns + p->cfg.max_hold_ns;
+
+        return t < limit ? t : limit > now ? limit : now;
+}
+
+/* The job must wait for its file to be closed. */
+static bool must_hold(struct plan *p, const struct job *j, uint64_t now)
+{
+        return (j->flags & JOB_DATA) && !(j->flags & JOB_NOW) && open_get(p, j->ino) > 0 &&
+               now < j->created_ns + p->cfg.open_hold_ns;
+}
+
+/*
+ * Make sure a sync job exists for @path with @flags, standing for a record
+ * of @seq (wall time @time_ns).  -ENOMEM.
+ */
+static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t seq, uint64_t time_ns,
+                     uint64_t ino, uint64_t now)
+{
+        struct job *j = hash_find(p, path);
+
+        if (j && j->state == JOB_RUNNING) {
+                /* It may have read the source before this change: again after. */
+                if (!j->again_flags || seq < j->again_first_seq)
+                        j->again_first_seq = seq;
+                j->again_flags |= flags;
+                return 0;
+        }
+        if (j) {
+                j->flags |= flags;
+                if (seq < j->first_seq) {
+                        j->first_seq = seq;
+                        j->oldest_ns = time_ns;
+                }
+                if (seq > j->gate)
+                        j->gate = seq;
+                if (ino)
+                        j->ino = ino;
+                if (j->state != JOB_RETRY)
+                        j->ready_ns = ready_at(p, j, now);
+        } else {
+                j = job_new(JOB_SYNC, path, NULL);
+                if (!j)
+                        return -ENOMEM;
+                j->flags = flags;
+                j->first_seq = seq;
+                j->gate = seq;
+                j->oldest_ns = time_ns;
+                j->created_ns = now;
+                j->ino = ino;
+                j->ready_ns = ready_at(p, j, now);
+                j->state = JOB_QUEUED;
+                list_add(&p->queued, j);
+                hash_insert(p, j);
+        }
+        if (j->state == JOB_QUEUED && must_hold(p, j, now))
+                set_state(p, j, JOB_HELD);
+        else if (j->state == JOB_HELD && !must_hold(p, j, now))
+                set_state(p, j, JOB_QUEUED);
+        return 0;
+}
+
+/*
+ * A running job under a renamed name: it finishes under the old name; what
+ * it stands for must also happen under the new one, after the barrier of
+ * @seq.
+ */
+static int move_job(struct plan *p, struct job *j, const char *newpath, uint64_t seq, uint64_t now)
+{
+        struct job *n;
+        int r;
+
+        r = sync_path(p, newpath, j->flags | j->again_flags, seq + 1, j->oldest_ns, j->ino, now);
+        n = hash_find(p, newpath);
+        if (r == 0 && n && n->state != JOB_RUNNING && j->first_seq < n->first_seq)
+                n->first_seq = j->first_seq;    /* it stands for the old records too */
+        j->again_flags = 0;
+        return r;
+}
+
+/* "@old_prefix/rest" -> "@new_prefix/rest" */
+static char *rebase(const char *path, const char *old_prefix, const char *new_prefix)
+{
+        size_t o = strlen(old_prefix), n = strlen(new_prefix), rest = strlen(path) - o;
+        char *s;
+
+        if (o == 0)
+                rest++;         /* root: the rest has no leading '/' */
+        s = malloc(n + rest + 2);
+        if (!s)
+                return NULL;
+        memcpy(s, new_prefix, n);
+        if (o == 0 && n) {
+                s[n] = '/';
+                memcpy(s + n + 1, path, rest);
+        } else if (o == 0) {
+                memcpy(s, path, rest);
+        } else if (n == 0) {
+                memcpy(s, path + o + 1, rest);  /* drop the '/' */
+        } else {
+                memcpy(s + n, path + o, rest + 1);
+        }
+        return s;
+}
+
+/*
+ * Jobs under @from now stand for paths under @to.  With @swap, jobs under
+ * @to go to @from at the same time.
+ */
+static int rewrite(struct plan *p, const char *from, const char *to, bool swap, bool dir, uint64_t seq,
+                   uint64_t now)
+{
+        struct job **moved = NULL;
+        char **dest = NULL;
+        size_t n = 0, cap = 0, i;
+        int r = 0;
+
+        for (i = 0; i < p->hash_size; i++) {
+                struct job *j;
+
+                if (!dir && !swap) {
+                        /* a file: only the one name can match */
+                        j = hash_find(p, from);
+                        i = p->hash_size;
+                } else {
+                        j = p->hash[i];
+                }
+                for (; j; j = (!dir && !swap) ? NULL : j->hnext) {
+                        const char *prefix_from, *prefix_to;
+
+                        if (under(j->path, from) && (dir || !strcmp(j->path, from))) {
+                                prefix_from = from;
+                                prefix_to = to;
+                        } else if (swap && under(j->path, to) && (dir || !strcmp(j->path, to))) {
+                                prefix_from = to;
+                                prefix_to = from;
+                        } else {
+                                continue;
+                        }
+                        if (n == cap) {
+                                size_t c = cap ? cap * 2 : 16;
+                                struct job **m = realloc(moved, c * sizeof(*m));
+                                char **d = m ? realloc(dest, c * sizeof(*d)) : NULL;
+
+                                if (!m || !d) {
+                                        moved = m ? m : moved;
+                                        r = -ENOMEM;
+                                        goto out;
+                                }
+                                moved = m;
+                                dest = d;
+                                cap = c;
+                        }
+                        dest[n] = rebase(j->path, prefix_from, prefix_to);
+                        if (!dest[n]) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        moved[n++] = j;
+                }
+        }
+        /* Re-keying in two steps keeps a swap from merging A into B and back. */
+        for (i = 0; i < n && r == 0; i++)
+                if (moved[i]->state != JOB_RUNNING)
+                        hash_remove(p, moved[i]);
+        for (i = 0; i < n && r == 0; i++) {
+                struct job *j = moved[i];
+
+                if (j->state == JOB_RUNNING) {
+                        r = move_job(p, j, dest[i], seq, now);
+                        continue;
+                }
+                if (hash_find(p, dest[i])) {
+                        struct job *other = hash_find(p, dest[i]);
+
+                        other->flags |= j->flags;
+                        if (other->gate <= seq)
+                                other->gate = seq + 1;
+                        if (j->first_seq < other->first_seq) {
+                                other->first_seq = j->first_seq;
+                                other->oldest_ns = j->oldest_ns;
+                        }
+                        list_del(list_of(p, j->state), j);
+                        plan_job_free(j);
+                } else {
+                        free(j->path);
+                        j->path = dest[i];
+                        dest[i] = NULL;
+                        if (j->gate <= seq)
+                                j->gate = seq + 1;      /* after the barrier */
+                        hash_insert(p, j);
+                }
+        }
+out:
+        for (i = 0; i < n; i++)
+                free(dest[i]);
+        free(dest);
+        free(moved);
+        return r;
+}
+
+static int barrier(struct plan *p, enum job_kind kind, const struct journal_record *rec, uint64_t now)
+{
+        bool dir = (rec->flags & JOURNAL_F_DIR) != 0;
+        struct job *b;
+        int r;
+
+        if (replicator_path_valid(rec->path, rec->path_len) < 0 ||
+            replicator_path_valid(rec->path2, rec->path2_len) < 0 || rec->path_len == 0 || rec->path2_len == 0)
+                return -EINVAL;
+        if (kind == JOB_LINK && strcmp(rec->path, rec->path2) == 0)
+                return -EINVAL;
+        b = job_new(kind, rec->path, rec->path2);
+        if (!b)
+                return -ENOMEM;
+        b->first_seq = rec->seq;
+        b->oldest_ns = rec->time_ns;
+        b->created_ns = now;
+        b->dir = dir;
+        b->ino = rec->ino;
+        if (kind == JOB_RENAME || kind == JOB_EXCHANGE) {
+                if (strcmp(rec->path, rec->path2) == 0) {
+                        plan_job_free(b);       /* a rename onto itself changes nothing */
+                        return 0;
+                }
+                /* Only a directory has jobs beneath it to move. */
+                r = rewrite(p, rec->path, rec->path2, kind == JOB_EXCHANGE, dir, rec->seq, now);
+                if (r < 0) {
+                        plan_job_free(b);
+                        return r;
+                }
+        }
+        b->state = JOB_BARRIER;
+        list_add(&p->barriers, b);
+        if (kind == JOB_RENAME) {
+                /* After it: the old name must match the source (gone,
+                 * usually; or made anew). */
+                r = sync_path(p, rec->path, JOB_REMOVED | JOB_ATTR, rec->seq + 1, rec->time_ns, 0, now);
+                if (r < 0)
+                        return r;
+                if (hash_find(p, rec->path) && hash_find(p, rec->path)->first_seq > rec->seq)
+                        hash_find(p, rec->path)->first_seq = rec->seq;
+        }
+        return 0;
+}
+
+int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
+{
+        uint32_t flags;
+
+        switch (rec->type) {
+        case JOURNAL_MOUNT:
+        case JOURNAL_UNMOUNT:
+                /* A (re)start of the mount: every file it had open was
+                 * closed, clean or not.  Intents without a close are now
+                 * plain "sync this path". */
+                opens_clear(p);
+                release_held(p, 0, true);
+                return 0;
+        case JOURNAL_EVENTS_LOST:
+                return 0;       /* the caller counts it */
+        case JOURNAL_RENAME:
+                return barrier(p, (rec->aux & 2 /* RENAME_EXCHANGE */) ? JOB_EXCHANGE : JOB_RENAME, rec, now);
+        case JOURNAL_LINK:
+                if (rec->path2_len)
+                        return barrier(p, JOB_LINK, rec, now);
+                flags = JOB_DATA | JOB_ATTR;    /* a link to an unnamed file: copy */
+                break;
+        case JOURNAL_WRITE_INTENT:
+                open_add(p, rec->ino, +1);
+                flags = JOB_DATA | JOB_ATTR;
+                break;
+        case JOURNAL_CREATE:
+                if ((rec->aux & 3) != 0)        /* O_WRONLY or O_RDWR: open until its close */
+                        open_add(p, rec->ino, +1);
+                flags = JOB_DATA | JOB_ATTR;
+                break;
+        case JOURNAL_CLOSE_WRITE:
+                open_add(p, rec->ino, -1);
+                if (open_get(p, rec->ino) == 0)
+                        release_held(p, rec->ino, false);
+                flags = JOB_DATA | JOB_ATTR;
+                break;
+        case JOURNAL_SYNC:
+                flags = JOB_DATA | JOB_ATTR | JOB_NOW;
+                break;
+        case JOURNAL_MKDIR:
+        case JOURNAL_MKNOD:
+        case JOURNAL_SYMLINK:
+                flags = JOB_DATA | JOB_ATTR;
+                break;
+        case JOURNAL_SETATTR:
+                flags = JOB_ATTR | ((rec->aux & JOURNAL_SET_SIZE) ? JOB_DATA : 0);
+                break;
+        case JOURNAL_SETXATTR:
+        case JOURNAL_REMOVEXATTR:
+                flags = JOB_ATTR;
+                break;
+        case JOURNAL_UNLINK:
+        case JOURNAL_RMDIR:
+                flags = JOB_REMOVED;
+                break;
+        default:
+                if (rec->type < JOURNAL_WRITE_INTENT)
+                        return 0;       /* a marker this version does not know */
+                /* A change this version does not know: the path may have
+                 * changed in any way. */
+                flags = JOB_DATA | JOB_ATTR | JOB_REMOVED;
+                break;
+        }
+        if (replicator_path_valid(rec->path, rec->path_len) < 0)
+                return -EINVAL;
+        return sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, now);
+}
+
+static bool blocked(const struct plan *p, const struct job *j)
+{
+        const struct job *x;
+
+        for (x = p->running.head; x; x = x->next)
+                if (conflict(j, x))
+                        return true;
+        /* A barrier waits for nothing older, and nothing newer passes it. */
+        for (x = p->barriers.head; x; x = x->next)
+                if (x->first_seq < j->gate && conflict(j, x))
+                        return true;
+        return false;
+}
+
+/* A link needs its existing name on the target: older work on it first. */
+static bool link_waits(struct plan *p, const struct job *b)
+{
+        struct job *j;
+
+        if (b->kind != JOB_LINK)
+                return false;
+        j = hash_find(p, b->path2);
+        if (!j || j->gate > b->first_seq)
+                return false;
+        if (j->state == JOB_HELD) {
+                /* Still open for writing: make it exist now (it is copied
+                 * again at its close) rather than stall every later rename
+                 * behind this link. */
+                j->flags |= JOB_NOW;
+                j->ready_ns = 0;
+                set_state(p, j, JOB_QUEUED);
+        }
+        return true;
+}
+
+struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
+{
+        uint64_t wake = UINT64_MAX;
+        struct job *j, *next;
+        unsigned scanned = 0;
+
+        /* Renames and links, in journal order, once nothing they touch runs. */
+        j = p->barriers.head;
+        if (j && j->ready_ns > now) {
+                wake = j->ready_ns;     /* retrying */
+        } else if (j) {
+                const struct job *x;
+                bool busy = false;
+
+                for (x = p->running.head; x && !busy; x = x->next)
+                        busy = conflict(j, x);
+                if (!busy && !link_waits(p, j)) {
+                        set_state(p, j, JOB_RUNNING);
+                        *ret_wake = now;
+                        return j;
+                }
+        }
+        for (j = p->held.head; j; j = next) {
+                next = j->next;
+                if (!must_hold(p, j, now))
+                        set_state(p, j, JOB_QUEUED);
+                else if (j->created_ns + p->cfg.open_hold_ns < wake)
+                        wake = j->created_ns + p->cfg.open_hold_ns;
+        }
+        for (j = p->retry.head; j; j = next) {
+                next = j->next;
+                if (j->ready_ns <= now)
+                        set_state(p, j, JOB_QUEUED);
+                else if (j->ready_ns < wake)
+                        wake = j->ready_ns;
+        }
+        for (j = p->queued.head; j && scanned < SCAN_MAX; j = j->next, scanned++) {
+                if (j->ready_ns > now) {
+                        if (j->ready_ns < wake)
+                                wake = j->ready_ns;
+                        continue;
+                }
+                if (blocked(p, j))
+                        continue;       /* woken when a job finishes */
+                set_state(p, j, JOB_RUNNING);
+                *ret_wake = now;
+                return j;
+        }
+        if (j)
+                wake = now;             /* more to scan */
+        *ret_wake = wake;
+        return NULL;
+}
+
+/* "a/b/c" -> "a/b"; "c" -> "" */
+static char *parent_of(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        return slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+}
+
+void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint64_t now)
+{
+        assert(j->state == JOB_RUNNING);
+        list_del(&p->running, j);
+        j->state = JOB_QUEUED;          /* off every list; fixed below */
+
+        if (res->changed_parent && j->kind == JOB_SYNC && j->path[0]) {
+                /* The parent's entries changed on the target: put its times
+                 * back, after whatever else changes it. */
+                char *parent = parent_of(j->path);
+
+                if (parent)
+                        (void)sync_path(p, parent, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                free(parent);
+        }
+        if (j->kind != JOB_SYNC) {
+                if (res->changed_parent) {
+                        char *a = parent_of(j->path), *b = parent_of(j->path2);
+
+                        if (a)
+                                (void)sync_path(p, a, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                        if (b && (!a || strcmp(a, b) != 0))
+                                (void)sync_path(p, b, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                        free(a);
+                        free(b);
+                }
+                if (res->fallback) {
+                        /* The target was not as the journal says (a failure
+                         * earlier, or a change outside): copy instead. */
+                        uint32_t f = JOB_DATA | JOB_ATTR | (j->dir || j->kind == JOB_EXCHANGE ? JOB_SUBTREE : 0);
+
+                        if (j->kind == JOB_LINK) {
+                                (void)sync_path(p, j->path, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                        } else {
+                                (void)sync_path(p, j->path2, f | JOB_NOW, j->first_seq, j->oldest_ns, 0, now);
+                                (void)sync_path(p, j->path, (j->kind == JOB_EXCHANGE ? f : JOB_REMOVED) | JOB_NOW,
+                                                j->first_seq, j->oldest_ns, 0, now);
+                        }
+                }
+                plan_job_free(j);
+                return;
+        }
+        if (j->again_flags) {
+                j->flags = j->again_flags;
+                j->first_seq = j->again_first_seq;
+                j->again_flags = 0;
+                j->attempts = 0;
+                j->created_ns = now;
+                j->ready_ns = ready_at(p, j, now);
+                j->state = must_hold(p, j, now) ? JOB_HELD : JOB_QUEUED;
+                list_add(list_of(p, j->state), j);
+                return;
+        }
+        hash_remove(p, j);
+        plan_job_free(j);
+}
+
+void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
+{
+        assert(j->state == JOB_RUNNING);
+        j->attempts++;
+        j->last_error = error;
+        if (j->kind != JOB_SYNC) {
+                /* A barrier retries in place: it stays first in line. */
+                list_del(&p->running, j);
+                j->state = JOB_BARRIER;
+                j->next = p->barriers.head;
+                j->prev = NULL;
+                if (p->barriers.head)
+                        p->barriers.head->prev = j;
+                else
+                        p->barriers.tail = j;
+                p->barriers.head = j;
+                p->barriers.count++;
+                j->ready_ns = when;
+                return;
+        }
+        /* Records that came meanwhile join the retry. */
+        j->flags |= j->again_flags;
+        if (j->again_flags && j->again_first_seq < j->first_seq)
+                j->first_seq = j->again_first_seq;
+        j->again_flags = 0;
+        j->ready_ns = when;
+        set_state(p, j, JOB_RETRY);
+}
+
+static uint64_t min_seq(const struct job_list *l, uint64_t m)
+{
+        const struct job *j;
+
+        for (j = l->head; j; j = j->next) {
+                if (j->first_seq < m)
+                        m = j->first_seq;
+                if (j->again_flags && j->again_first_seq < m)
+                        m = j->again_first_seq;
+        }
+        return m;
+}
+
+uint64_t plan_low_water(const struct plan *p, uint64_t read_seq)
+{
+        uint64_t m = read_seq + 1;
+
+        m = min_seq(&p->queued, m);
+        m = min_seq(&p->held, m);
+        m = min_seq(&p->running, m);
+        m = min_seq(&p->retry, m);
+        m = min_seq(&p->barriers, m);
+        return m;
+}
+
+static uint64_t min_time(const struct job_list *l, uint64_t m)
+{
+        const struct job *j;
+
+        for (j = l->head; j; j = j->next)
+                if (j->oldest_ns && j->oldest_ns < m)
+                        m = j->oldest_ns;
+        return m;
+}
+
+uint64_t plan_oldest_ns(const struct plan *p)
+{
+        uint64_t m = UINT64_MAX;
+
+        m = min_time(&p->queued, m);
+        m = min_time(&p->held, m);
+        m = min_time(&p->running, m);
+        m = min_time(&p->retry, m);
+        m = min_time(&p->barriers, m);
+        return m == UINT64_MAX ? 0 : m;
+}
+
+void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying)
+{
+        *queued = p->queued.count + p->held.count + p->barriers.count;
+        *running = p->running.count;
+        *retrying = p->retry.count;
+}
+
+void plan_hurry(struct plan *p)
+{
+        struct job *j;
+
+        release_held(p, 0, true);
+        for (j = p->queued.head; j; j = j->next)
+                j->ready_ns = 0;
+        for (j = p->retry.head; j; j = j->next)
+                j->ready_ns = 0;
+}
+
+int plan_new(const struct plan_config *cfg, struct plan **ret)
+{
+        struct plan *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return -ENOMEM;
+        p->cfg = *cfg;
+        p->hash_size = 1024;
+        p->hash = calloc(p->hash_size, sizeof(*p->hash));
+        if (!p->hash) {
+                free(p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+static void free_list(struct job_list *l)
+{
+        while (l->head) {
+                struct job *j = l->head;
+
+                l->head = j->next;
+                plan_job_free(j);
+        }
+        l->tail = NULL;
+        l->count = 0;
+}
+
+struct plan *plan_free(struct plan *p)
+{
+        if (!p)
+                return NULL;
+        free_list(&p->queued);
+        free_list(&p->held);
+        free_list(&p->running);
+        free_list(&p->retry);
+        free_list(&p->barriers);
+        opens_clear(p);
+        free(p->hash);
+        free(p);
+        return NULL;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * replicator-internal.h: the parts of replicator/ and how they meet.
+ *
+ *   plan.c     records -> jobs: coalescing per path, renames as barriers,
+ *              the low-water mark for the cursor.  Single-threaded state,
+ *              no I/O: unit-tested on its own.
+ *   apply.c    one job against the trees: compare, copy, rename, link,
+ *              remove, attributes.  Thread-safe, blocking system calls.
+ *   tree.c     resolving paths beneath a root without following symlinks,
+ *              making parent directories, removing subtrees.
+ *   copy-*.c   moving file contents: io_uring or plain system calls.
+ *   replicator.c  threads, the journal, the cursor, durability, stats.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "copy.h"
+#include "journal.h"
+#include "replicator.h"
+
+/* ---- jobs ---- */
+
+/* What a sync job must check for its path. */
+enum job_flags {
+        JOB_DATA = 1 << 0,              /* contents may have changed */
+        JOB_ATTR = 1 << 1,              /* mode, owner, times, xattrs may have changed */
+        JOB_REMOVED = 1 << 2,           /* the name may be gone: remove it from the target if so */
+        JOB_SUBTREE = 1 << 3,           /* everything beneath may differ: walk it (repair) */
+        JOB_NOW = 1 << 4,               /* do not wait for the settle time (fsync, barrier) */
+};
+
+enum job_kind {
+        JOB_SYNC,                       /* make target path equal source path */
+        JOB_RENAME,                     /* rename target path -> path2 */
+        JOB_EXCHANGE,                   /* exchange target path and path2 */
+        JOB_LINK,                       /* hard link: new name path, existing path2 */
+};
+
+enum job_state { JOB_QUEUED, JOB_HELD, JOB_RUNNING, JOB_RETRY, JOB_BARRIER };
+
+struct job {
+        enum job_kind kind;
+        enum job_state state;
+        char *path;
+        char *path2;                    /* rename destination, link source */
+        uint32_t flags;                 /* enum job_flags */
+        uint32_t again_flags;           /* records that came while it ran */
+        uint64_t first_seq;             /* oldest record not yet applied that it stands for */
+        uint64_t gate;                  /* runs after every related barrier older than this seq */
+        uint64_t again_first_seq;
+        uint64_t oldest_ns;             /* wall time of that record */
+        uint64_t ready_ns;              /* monotonic: not before */
+        uint64_t created_ns;            /* monotonic: when queued (max hold) */
+        uint64_t ino;                   /* source inode of the latest record */
+        unsigned attempts;
+        int last_error;
+        bool dir;                       /* the path is a directory (rename of a directory) */
+        /* plan.c's bookkeeping */
+        struct job *hnext;              /* path hash chain (sync jobs) */
+        struct job *prev, *next;        /* the list of its state */
+};
+
+/* What apply.c reports back to the planner. */
+struct job_result {
+        int error;                      /* 0 or -errno */
+        const char *what;               /* the step that failed */
+        bool changed_parent;            /* an entry of the parent directory changed */
+        bool created_dir;               /* a directory was made: its parent changed too */
+        bool nothing;                   /* the source had gone: nothing done */
+        bool fallback;                  /* rename/link impossible: sync the destination instead */
+        uint64_t bytes;
+        bool copied;
+};
+
+/* ---- plan.c ---- */
+
+struct plan_config {
+        uint64_t settle_ns, max_hold_ns, open_hold_ns;
+};
+
+struct plan;
+
+int plan_new(const struct plan_config *cfg, struct plan **ret);
+struct plan *plan_free(struct plan *p);
+/* Take the next record, in journal order.  -EINVAL: its path is not valid
+ * (the caller sets it aside as a dead letter); it is then done. */
+int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now_ns);
+/* The next job to run, or NULL; *ret_wake_ns: when to ask again at the latest. */
+struct job *plan_next(struct plan *p, uint64_t now_ns, uint64_t *ret_wake_ns);
+/*
+ * A job handed out by plan_next() finished.  retry_ns: when to try again
+ * (0: never, the job is finished); the planner keeps the job until then.
+ * Returns true when the job was freed.
+ */
+void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint64_t now_ns);
+void plan_retry(struct plan *p, struct job *j, int error, uint64_t when_ns);
+/* Every record below the returned seq is applied (not yet necessarily durable). */
+uint64_t plan_low_water(const struct plan *p, uint64_t read_seq);
+/* Wall time of the oldest record not yet applied, 0 when none. */
+uint64_t plan_oldest_ns(const struct plan *p);
+/* Jobs waiting, running, waiting for a retry. */
+void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying);
+/* Everything pending may go now (drain, stop): settle and holds end. */
+void plan_hurry(struct plan *p);
+struct job *plan_job_free(struct job *j);
+
+/* ---- tree.c ---- */
+
+/*
+ * Open the parent directory of @path beneath @root (O_PATH, no symlink
+ * followed) and point *ret_name into @path at the last component.  With
+ * @create, missing parents are made (copying mode and owner from the same
+ * directories under @src_root when given) and a non-directory in the way
+ * is removed.  -ENOENT when a parent is missing (without @create).
+ */
+int tree_open_parent(int root, const char *path, bool create, int src_root,
+                     const char **ret_name, int *ret_fd, bool *ret_created);
+/* Remove @name in @dirfd, and everything beneath when it is a directory. */
+int tree_remove(int dfd, const char *name);
+/* The path of an entry, for messages: "a/b" */
+const char *tree_basename(const char *path);
+
+/* ---- apply.c ---- */
+
+struct apply_ctx {
+        int source_fd, target_fd;
+        const struct copier_ops *copy_ops;
+        struct copier *copier;
+        uint64_t tmp_counter;           /* names of temporary files */
+        unsigned worker;
+};
+
+/* Carry out @j against the trees; fills *res. */
+void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *res);
+
+/* Is @err one a target may recover from (full, read-only, gone, ...)? */
+bool apply_error_transient(int err);

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * replicator.c: the replicator's threads and its promises.
+ *
+ * One reader thread takes records from the journal (woken by inotify, no
+ * polling) and feeds the plan; it also makes progress durable: every
+ * durable_ms (at once when someone waits in replicator_sync) it syncs the
+ * target file system and stores the cursor at the plan's low-water mark,
+ * so the cursor never passes a record whose effect could still be lost.
+ * Worker threads take jobs from the plan and carry them out (apply.c).
+ * One mutex guards the plan and the counters; it is never held across I/O.
+ *
+ * Failures: a job that fails for a reason the target may recover from
+ * (full, read-only, unmounted, permissions) is retried with exponential
+ * backoff, forever, its records kept in the journal; any other failure is
+ * retried a few times, then set aside as a dead letter (kept in the
+ * journal directory, shown in the status), never dropped silently.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replicator-internal.h"
+
+#define MAX_WORKERS 64
+#define READ_BATCH 4096                 /* records taken per lock */
+#define PERMANENT_ATTEMPTS 5            /* before a non-transient failure is a dead letter */
+#define TRIM_INTERVAL_NS (10ull * 1000000000u)
+
+struct worker {
+        pthread_t tid;
+        struct replicator *r;
+        struct apply_ctx ctx;
+        unsigned index;
+        bool started;
+        bool exited;                    /* guarded by the replicator's lock */
+};
+
+struct replicator {
+        struct replicator_options opt;
+        char cursor[72];
+        int wake_fd;                    /* eventfd: wakes the reader thread */
+
+        pthread_mutex_t lock;
+        pthread_cond_t work;            /* workers: a job may be ready */
+        pthread_cond_t progress;        /* replicator_sync(): the cursor moved, the end was reached */
+
+        /* guarded by lock */
+        struct plan *plan;
+        bool stopping, paused, reading_done;
+        unsigned nworkers;              /* wanted */
+        unsigned active;                /* worker threads alive */
+        unsigned sync_waiters;
+        uint64_t read_seq;              /* last record given to the plan */
+        uint64_t applied_seq;           /* durable, stored in the cursor */
+        uint64_t eof_gen, eof_seq;      /* the reader reached the end eof_gen times; last at eof_seq */
+        uint64_t dead_seq_max;          /* highest seq set aside as a dead letter */
+        struct replicator_stats stats;
+
+        pthread_t reader;
+        bool reader_started;
+        struct worker workers[MAX_WORKERS];
+        const struct copier_ops *copy_ops;
+        bool dead_letter_logged;
+};
+
+static uint64_t mono_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t wall_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec abs_mono(uint64_t ns)
+{
+        return (struct timespec) { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+static void event(struct replicator *r, enum replicator_event_kind kind, const char *path, int error,
+                  const char *what, uint64_t seq)
+{
+        struct replicator_event ev = { kind, path ? path : "", error, what ? what : "", seq };
+
+        if (r->opt.on_event)
+                r->opt.on_event(r->opt.userdata, &ev);
+}
+
+static void wake_reader(struct replicator *r)
+{
+        uint64_t one = 1;
+
+        (void)!write(r->wake_fd, &one, sizeof(one));
+}
+
+/* ---- dead letters ---- */
+
+/*
+ * Set a record aside for good: one line per dead letter in
+ * deadletters.CURSOR in the journal directory (docs/replicator.md).
+ * Lock not held.
+ */
+static void dead_letter(struct replicator *r, const char *path, const char *path2, int error, const char *what,
+                        uint64_t seq)
+{
+        char name[96], line[8192];
+        int fd, n;
+
+        snprintf(name, sizeof(name), "deadletters.%s", r->cursor);
+        n = snprintf(line, sizeof(line), "%" PRIu64 "\t%" PRIu64 "\t%d\t%s\t%s%s%s\n", wall_ns(), seq, -error,
+                     what ? what : "", path, path2 ? "\t" : "", path2 ? path2 : "");
+        fd = openat(r->opt.journal_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd >= 0) {
+                if (n > 0 && write(fd, line, (size_t)n) == n && fdatasync(fd) == 0) {
+                        close(fd);
+                        return;
+                }
+                close(fd);
+        }
+        /* Not recorded on disk: say so loudly, it must not vanish. */
+        event(r, REPLICATOR_EVENT_ERROR, path, -errno, "cannot record dead letter", seq);
+}
+
+/* ---- workers ---- */
+
+static uint64_t backoff_ns(unsigned attempts)
+{
+        uint64_t ms = 250ull << (attempts < 7 ? attempts : 7);
+
+        return (ms > 30000 ? 30000 : ms) * 1000000u;
+}
+
+/* Lock held.  A job came back from apply_job(). */
+static void job_finished(struct replicator *r, struct job *j, struct job_result *res)
+{
+        uint64_t now = mono_ns();
+        bool permanent;
+
+        if (res->error == 0) {
+                if (res->copied) {
+                        r->stats.files_copied++;
+                        r->stats.bytes_copied += res->bytes;
+                }
+                if (j->kind == JOB_RENAME || j->kind == JOB_EXCHANGE)
+                        r->stats.renames += !res->fallback;
+                else if (j->kind == JOB_LINK)
+                        r->stats.links += !res->fallback;
+                else if (!res->copied && !res->nothing)
+                        r->stats.attr_updates++;
+                plan_done(r->plan, j, res, now);
+                return;
+        }
+        r->stats.last_error = res->error;
+        snprintf(r->stats.last_error_path, sizeof(r->stats.last_error_path), "%s", j->path);
+        permanent = !apply_error_transient(res->error);
+        if (permanent && j->attempts + 1 >= PERMANENT_ATTEMPTS) {
+                char *path = strdup(j->path), *path2 = j->path2 ? strdup(j->path2) : NULL;
+                uint64_t seq = j->first_seq;
+                struct job_result done = { 0 };
+                int err = res->error;
+                const char *what = res->what;
+
+                r->stats.dead_letters++;
+                if (seq > r->dead_seq_max)
+                        r->dead_seq_max = seq;
+                plan_done(r->plan, j, &done, now);      /* set aside: the cursor may pass */
+                pthread_mutex_unlock(&r->lock);
+                dead_letter(r, path ? path : "?", path2, err, what, seq);
+                event(r, REPLICATOR_EVENT_DEAD_LETTER, path, err, what, seq);
+                free(path);
+                free(path2);
+                pthread_mutex_lock(&r->lock);
+                return;
+        }
+        r->stats.retries++;
+        event(r, REPLICATOR_EVENT_RETRY, j->path, res->error, res->what, j->first_seq);
+        plan_retry(r->plan, j, res->error, now + backoff_ns(j->attempts));
+}
+
+static void *worker_main(void *arg)
+{
+        struct worker *w = arg;
+        struct replicator *r = w->r;
+
+        pthread_mutex_lock(&r->lock);
+        while (!r->stopping && w->index < r->nworkers) {
+                struct job_result res;
+                uint64_t wake, now = mono_ns();
+                struct job *j = r->paused ? NULL : plan_next(r->plan, now, &wake);
+
+                if (!j) {
+                        if (r->paused || wake == UINT64_MAX) {
+                                pthread_cond_wait(&r->work, &r->lock);
+                        } else {
+                                struct timespec until = abs_mono(wake);
+
+                                (void)pthread_cond_timedwait(&r->work, &r->lock, &until);
+                        }
+                        continue;
+                }
+                r->stats.running++;
+                pthread_mutex_unlock(&r->lock);
+                apply_job(&w->ctx, j, &res);
+                pthread_mutex_lock(&r->lock);
+                r->stats.running--;
+                job_finished(r, j, &res);
+                /* It may unblock others, and it may be what a sync waits for. */
+                pthread_cond_broadcast(&r->work);
+                if (r->sync_waiters)
+                        wake_reader(r);
+        }
+        r->active--;
+        w->exited = true;
+        pthread_cond_broadcast(&r->progress);
+        pthread_mutex_unlock(&r->lock);
+        return NULL;
+}
+
+/* Lock held. */
+static int worker_spawn(struct replicator *r, unsigned i)
+{
+        struct worker *w = &r->workers[i];
+        int e;
+
+        if (w->started) {
+                pthread_mutex_unlock(&r->lock);
+                pthread_join(w->tid, NULL);
+                pthread_mutex_lock(&r->lock);
+                w->started = false;
+        }
+        if (!w->ctx.copier) {
+                w->r = r;
+                w->index = i;
+                w->ctx = (struct apply_ctx) {
+                        .source_fd = r->opt.source_fd, .target_fd = r->opt.target_fd,
+                        .copy_ops = r->copy_ops, .worker = i,
+                };
+                e = r->copy_ops->new(&w->ctx.copier);
+                if (e < 0)
+                        return e;
+        }
+        w->exited = false;
+        e = -pthread_create(&w->tid, NULL, worker_main, w);
+        if (e == 0) {
+                w->started = true;
+                r->active++;
+        }
+        return e;
+}
+
+/* ---- the reader ---- */
+
+/* Called by the reader with the lock not held. */
+static void on_problem(void *userdata, const struct journal_problem *p)
+{
+        struct replicator *r = userdata;
+
+        if (p->kind == JOURNAL_PROBLEM_GAP || p->kind == JOURNAL_PROBLEM_CORRUPT ||
+            p->kind == JOURNAL_PROBLEM_BAD_SEGMENT) {
+                /* Changes may be missing: the mirror needs an audit. */
+                pthread_mutex_lock(&r->lock);
+                r->stats.events_lost++;
+                pthread_mutex_unlock(&r->lock);
+                event(r, REPLICATOR_EVENT_EVENTS_LOST, p->segment, p->error, p->detail, p->seq_from);
+        } else if (p->kind != JOURNAL_PROBLEM_UNKNOWN_TYPE && p->kind != JOURNAL_PROBLEM_TORN_TAIL) {
+                event(r, REPLICATOR_EVENT_ERROR, p->segment, p->error, p->detail, 0);
+        }
+}
+
+/* Sync the target and store the cursor at the low-water mark.  Lock held on entry and exit. */
+static void make_durable(struct replicator *r)
+{
+        uint64_t applied = plan_low_water(r->plan, r->read_seq) - 1;
+        int e;
+
+        if (applied <= r->applied_seq)
+                return;
+        pthread_mutex_unlock(&r->lock);
+        /* One sync for everything applied since the last: the data of the
+         * copied files, the renames, the directories. */
+        e = syncfs(r->opt.target_fd) < 0 ? -errno : 0;
+        if (e == 0)
+                e = journal_cursor_store(r->opt.journal_fd, r->cursor, applied);
+        pthread_mutex_lock(&r->lock);
+        if (e < 0) {
+                r->stats.last_error = e;
+                snprintf(r->stats.last_error_path, sizeof(r->stats.last_error_path), "%s", "(cursor)");
+                pthread_mutex_unlock(&r->lock);
+                event(r, REPLICATOR_EVENT_ERROR, "", e, "cannot make progress durable", applied);
+                pthread_mutex_lock(&r->lock);
+                return;
+        }
+        r->applied_seq = applied;
+        r->stats.applied_seq = applied;
+        pthread_cond_broadcast(&r->progress);
+}
+
+static void *reader_main(void *arg)
+{
+        struct replicator *r = arg;
+        struct journal_reader *rd = NULL;
+        uint64_t next_durable = mono_ns(), next_trim = 0;
+        int e;
+
+        pthread_mutex_lock(&r->lock);
+        e = journal_reader_open(r->opt.journal_fd, r->applied_seq + 1, on_problem, r, &rd);
+        if (e < 0) {
+                r->stats.last_error = e;
+                r->reading_done = true;
+                pthread_mutex_unlock(&r->lock);
+                event(r, REPLICATOR_EVENT_ERROR, "", e, "cannot read the journal", 0);
+                return NULL;
+        }
+        while (!r->stopping) {
+                struct journal_record rec;
+                unsigned n = 0;
+                uint64_t now;
+
+                /* Records, a batch per lock. */
+                while (!r->reading_done && n < READ_BATCH) {
+                        pthread_mutex_unlock(&r->lock);
+                        e = journal_reader_next(rd, &rec);
+                        pthread_mutex_lock(&r->lock);
+                        if (e <= 0)
+                                break;
+                        n++;
+                        r->read_seq = rec.seq;
+                        r->stats.read_seq = rec.seq;
+                        if (rec.type == JOURNAL_EVENTS_LOST) {
+                                r->stats.events_lost++;
+                                pthread_mutex_unlock(&r->lock);
+                                event(r, REPLICATOR_EVENT_EVENTS_LOST, rec.path, -(int)rec.aux, "events lost", rec.seq);
+                                pthread_mutex_lock(&r->lock);
+                        }
+                        e = plan_add(r->plan, &rec, mono_ns());
+                        if (e == -EINVAL) {
+                                /* A path no mirror may use: never applied. */
+                                char *p = strndup(rec.path, 4096), *p2 = rec.path2_len ? strndup(rec.path2, 4096) : NULL;
+
+                                r->stats.dead_letters++;
+                                pthread_mutex_unlock(&r->lock);
+                                dead_letter(r, p ? p : "?", p2, -EINVAL, "invalid path", rec.seq);
+                                event(r, REPLICATOR_EVENT_DEAD_LETTER, p, -EINVAL, "invalid path", rec.seq);
+                                free(p);
+                                free(p2);
+                                pthread_mutex_lock(&r->lock);
+                        } else if (e < 0) {
+                                r->stats.last_error = e;
+                        }
+                }
+                if (e < 0 && e != -EINVAL) {
+                        r->stats.last_error = e;
+                        pthread_mutex_unlock(&r->lock);
+                        event(r, REPLICATOR_EVENT_ERROR, "", e, "cannot read the journal", r->read_seq);
+                        pthread_mutex_lock(&r->lock);
+                }
+                if (n)
+                        pthread_cond_broadcast(&r->work);
+                if (e == 0 && n < READ_BATCH) {
+                        /* At the end of the journal, as it is now. */
+                        r->eof_gen++;
+                        r->eof_seq = r->read_seq;
+                        if (r->opt.once)
+                                r->reading_done = true;
+                        pthread_cond_broadcast(&r->progress);
+                }
+                now = mono_ns();
+                if (now >= next_durable || r->sync_waiters || r->stopping || r->reading_done) {
+                        make_durable(r);
+                        next_durable = now + (uint64_t)r->opt.durable_ms * 1000000u;
+                }
+                if (r->opt.once && r->reading_done && r->applied_seq >= r->eof_seq) {
+                        r->stats.done = true;
+                        pthread_cond_broadcast(&r->progress);
+                }
+                if (now >= next_trim && r->applied_seq) {
+                        pthread_mutex_unlock(&r->lock);
+                        (void)journal_trim(r->opt.journal_fd, r->opt.retention_s, NULL);
+                        pthread_mutex_lock(&r->lock);
+                        next_trim = now + TRIM_INTERVAL_NS;
+                }
+                if (n == READ_BATCH)
+                        continue;       /* more to read */
+                {
+                        struct pollfd pf[2] = {
+                                { .fd = journal_reader_fd(rd), .events = POLLIN },
+                                { .fd = r->wake_fd, .events = POLLIN },
+                        };
+                        uint64_t wait_ns = next_durable > now ? next_durable - now : 0;
+                        int ms = (int)(wait_ns / 1000000u) + 1;
+                        uint64_t drain;
+
+                        if (r->reading_done)
+                                pf[0].fd = -1;
+                        pthread_mutex_unlock(&r->lock);
+                        if (poll(pf, 2, ms) > 0) {
+                                if (pf[0].revents)
+                                        (void)journal_reader_wait(rd, 0);
+                                if (pf[1].revents)
+                                        (void)!read(r->wake_fd, &drain, sizeof(drain));
+                        }
+                        pthread_mutex_lock(&r->lock);
+                }
+        }
+        make_durable(r);
+        pthread_mutex_unlock(&r->lock);
+        journal_reader_free(rd);
+        return NULL;
+}
+
+/* ---- the API ---- */
+
+int replicator_start(const struct replicator_options *opt, struct replicator **ret)
+{
+        struct plan_config pc;
+        struct replicator *r;
+        uint64_t cursor = 0;
+        unsigned i;
+        int e;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->opt = *opt;
+        r->wake_fd = -1;
+        snprintf(r->cursor, sizeof(r->cursor), "%s", opt->cursor ? opt->cursor : "replicator");
+        if (!journal_cursor_name_valid(r->cursor)) {
+                free(r);
+                return -EINVAL;
+        }
+        if (!r->opt.workers)
+                r->opt.workers = 2;
+        if (r->opt.workers > MAX_WORKERS)
+                r->opt.workers = MAX_WORKERS;
+        if (!r->opt.settle_ms)
+                r->opt.settle_ms = 20;
+        if (!r->opt.max_hold_ms)
+                r->opt.max_hold_ms = 1000;
+        if (!r->opt.open_hold_ms)
+                r->opt.open_hold_ms = 30000;
+        if (!r->opt.durable_ms)
+                r->opt.durable_ms = 500;
+        pthread_mutex_init(&r->lock, NULL);
+        {
+                pthread_condattr_t ca;
+
+                pthread_condattr_init(&ca);
+                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+                pthread_cond_init(&r->work, &ca);
+                pthread_cond_init(&r->progress, &ca);
+                pthread_condattr_destroy(&ca);
+        }
+        r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (r->wake_fd < 0) {
+                e = -errno;
+                goto fail;
+        }
+        e = journal_cursor_load(opt->journal_fd, r->cursor, &cursor);
+        if (e < 0 && e != -ENOENT)
+                goto fail;
+        r->applied_seq = cursor;
+        r->stats.applied_seq = cursor;
+        pc = (struct plan_config) {
+                .settle_ns = (uint64_t)r->opt.settle_ms * 1000000u,
+                .max_hold_ns = (uint64_t)r->opt.max_hold_ms * 1000000u,
+                .open_hold_ns = (uint64_t)r->opt.open_hold_ms * 1000000u,
+        };
+        e = plan_new(&pc, &r->plan);
+        if (e < 0)
+                goto fail;
+        r->copy_ops = opt->backend == REPLICATOR_PLAIN ? &copier_plain : &copier_uring;
+        {
+                struct copier *probe;
+
+                if (r->copy_ops->new(&probe) < 0)
+                        r->copy_ops = &copier_plain;    /* no io_uring here */
+                else
+                        r->copy_ops->free(probe);
+        }
+        r->stats.backend = r->copy_ops == &copier_plain ? REPLICATOR_PLAIN : REPLICATOR_URING;
+        r->nworkers = r->opt.workers;
+        r->stats.workers = r->nworkers;
+        pthread_mutex_lock(&r->lock);
+        for (i = 0; i < r->nworkers && e == 0; i++)
+                e = worker_spawn(r, i);
+        pthread_mutex_unlock(&r->lock);
+        if (e < 0)
+                goto fail;
+        e = -pthread_create(&r->reader, NULL, reader_main, r);
+        if (e < 0)
+                goto fail;
+        r->reader_started = true;
+        *ret = r;
+        return 0;
+fail:
+        replicator_stop(r, 0);
+        return e;
+}
+
+int replicator_sync(struct replicator *r, uint64_t seq, int timeout_ms)
+{
+        uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ns() + (uint64_t)timeout_ms * 1000000u;
+        uint64_t gen;
+        int e = 0;
+
+        pthread_mutex_lock(&r->lock);
+        r->sync_waiters++;
+        if (!seq) {
+                /* "everything journaled so far": read to the end first */
+                gen = r->eof_gen;
+                wake_reader(r);
+                while (r->eof_gen <= gen + (r->opt.once ? 0 : 1) && !r->stopping && !r->reading_done) {
+                        struct timespec until = abs_mono(deadline);
+
+                        if (deadline != UINT64_MAX && mono_ns() >= deadline) {
+                                e = -ETIMEDOUT;
+                                break;
+                        }
+                        if (deadline == UINT64_MAX)
+                                pthread_cond_wait(&r->progress, &r->lock);
+                        else
+                                (void)pthread_cond_timedwait(&r->progress, &r->lock, &until);
+                }
+                seq = r->eof_seq;
+        }
+        plan_hurry(r->plan);            /* no settle time for what is waited for */
+        pthread_cond_broadcast(&r->work);
+        while (e == 0 && r->applied_seq < seq) {
+                struct timespec until = abs_mono(deadline);
+
+                if (r->stopping) {
+                        e = -ESHUTDOWN;
+                        break;
+                }
+                if (deadline != UINT64_MAX && mono_ns() >= deadline) {
+                        e = -ETIMEDOUT;
+                        break;
+                }
+                wake_reader(r);
+                (void)pthread_cond_timedwait(&r->progress, &r->lock, &until);
+                plan_hurry(r->plan);
+        }
+        if (e == 0 && r->dead_seq_max && r->dead_seq_max <= seq && r->stats.dead_letters)
+                e = -EIO;       /* applied, but some records only as dead letters */
+        r->sync_waiters--;
+        pthread_mutex_unlock(&r->lock);
+        return e;
+}
+
+int replicator_wait(struct replicator *r, int timeout_ms)
+{
+        uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ns() + (uint64_t)timeout_ms * 1000000u;
+        int e = 0;
+
+        pthread_mutex_lock(&r->lock);
+        while (!r->stats.done) {
+                struct timespec until = abs_mono(deadline);
+
+                if (deadline != UINT64_MAX && mono_ns() >= deadline) {
+                        e = -ETIMEDOUT;
+                        break;
+                }
+                plan_hurry(r->plan);
+                pthread_cond_broadcast(&r->work);
+                (void)pthread_cond_timedwait(&r->progress, &r->lock, &until);
+        }
+        if (e == 0 && r->stats.dead_letters)
+                e = -EIO;
+        pthread_mutex_unlock(&r->lock);
+        return e;
+}
+
+void replicator_pause(struct replicator *r)
+{
+        pthread_mutex_lock(&r->lock);
+        r->paused = r->stats.paused = true;
+        pthread_mutex_unlock(&r->lock);
+}
+
+void replicator_resume(struct replicator *r)
+{
+        pthread_mutex_lock(&r->lock);
+        r->paused = r->stats.paused = false;
+        pthread_cond_broadcast(&r->work);
+        pthread_mutex_unlock(&r->lock);
+}
+
+int replicator_set_workers(struct replicator *r, unsigned n)
+{
+        int e = 0;
+
+        if (n < 1 || n > MAX_WORKERS)
+                return -EINVAL;
+        pthread_mutex_lock(&r->lock);
+        /* Workers numbered n and above leave after their job; missing
+         * ones start. */
+        r->nworkers = n;
+        r->stats.workers = n;
+        pthread_cond_broadcast(&r->work);
+        for (unsigned i = 0; i < n && e == 0; i++)
+                if (!r->workers[i].started || r->workers[i].exited)
+                        e = worker_spawn(r, i);
+        pthread_mutex_unlock(&r->lock);
+        return e;
+}
+
+void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
+{
+        pthread_mutex_lock(&r->lock);
+        plan_counts(r->plan, &r->stats.queued, &r->stats.running, &r->stats.waiting_retry);
+        r->stats.oldest_pending_ns = plan_oldest_ns(r->plan);
+        r->stats.head_seq = r->eof_seq > r->read_seq ? r->eof_seq : r->read_seq;
+        *ret = r->stats;
+        pthread_mutex_unlock(&r->lock);
+}
+
+struct replicator *replicator_stop(struct replicator *r, int drain_ms)
+{
+        unsigned i;
+
+        if (!r)
+                return NULL;
+        if (drain_ms > 0 && r->reader_started)
+                (void)replicator_sync(r, 0, drain_ms);
+        pthread_mutex_lock(&r->lock);
+        r->stopping = true;
+        pthread_cond_broadcast(&r->work);
+        pthread_cond_broadcast(&r->progress);
+        pthread_mutex_unlock(&r->lock);
+        if (r->wake_fd >= 0)
+                wake_reader(r);
+        if (r->reader_started)
+                pthread_join(r->reader, NULL);
+        for (i = 0; i < MAX_WORKERS; i++) {
+                if (r->workers[i].started)
+                        pthread_join(r->workers[i].tid, NULL);
+                if (r->workers[i].ctx.copier)
+                        r->copy_ops->free(r->workers[i].ctx.copier);
+        }
+        plan_free(r->plan);
+        if (r->wake_fd >= 0)
+                close(r->wake_fd);
+        pthread_cond_destroy(&r->work);
+        pthread_cond_destroy(&r->progress);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return NULL;
+}

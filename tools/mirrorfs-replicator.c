@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * mirrorfs-replicator: the replicator on its own, for a data-mover process
+ * or another node that mounts both trees.  Follows the journal as it grows
+ * (until SIGINT/SIGTERM, then finishes what is journaled within
+ * --drain-timeout), or with --once drains to the journal's current end and
+ * exits: 0 when everything was applied, 1 with the reason otherwise.
+ *
+ * Only one replicator may run per cursor; the journal's writer may be
+ * running (the mount) or not.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "replicator.h"
+#include "strutil.h"
+
+#define PROG "mirrorfs-replicator"
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: " PROG " --journal DIR --source DIR --target DIR [OPTIONS]\n"
+                   "\n"
+                   "  --journal DIR        the journal directory (written by mirrorfs)\n"
+                   "  --source DIR         the source tree (read)\n"
+                   "  --target DIR         the mirror (written beneath it only)\n"
+                   "  --once               drain to the journal's current end, then exit\n"
+                   "  --workers N          copy threads, 1..64 (default 2)\n"
+                   "  --cursor NAME        cursor name (default replicator)\n"
+                   "  --backend uring|plain  how contents are copied (default uring)\n"
+                   "  --drain-timeout S    on SIGTERM, finish journaled work for S seconds (default 30)\n"
+                   "  --retention DURATION keep trimmed journal segments compressed this long (default: delete)\n"
+                   "  --socket PATH        status and control socket (mirrorfsctl)\n"
+                   "  -q, --quiet          no messages but errors\n"
+                   "  -h, --help, --version\n");
+}
+
+static void on_event(void *userdata, const struct replicator_event *ev)
+{
+        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error" };
+        bool quiet = *(bool *)userdata;
+
+        if (quiet && ev->kind == REPLICATOR_EVENT_RETRY)
+                return;
+        fprintf(stderr, PROG ": %s: %s '%s'%s%s (seq %llu)\n", kinds[ev->kind], ev->what, ev->path,
+                ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
+}
+
+static int open_dir(const char *what, const char *path)
+{
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                fprintf(stderr, PROG ": cannot open %s '%s': %s\n", what, path, strerror(errno));
+        return fd;
+}
+
+enum { OPT_JOURNAL = 256, OPT_SOURCE, OPT_TARGET, OPT_ONCE, OPT_WORKERS, OPT_CURSOR, OPT_BACKEND, OPT_DRAIN,
+       OPT_RETENTION, OPT_SOCKET, OPT_VERSION };
+
+int main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                { "journal", required_argument, NULL, OPT_JOURNAL },
+                { "source", required_argument, NULL, OPT_SOURCE },
+                { "target", required_argument, NULL, OPT_TARGET },
+                { "once", no_argument, NULL, OPT_ONCE },
+                { "workers", required_argument, NULL, OPT_WORKERS },
+                { "cursor", required_argument, NULL, OPT_CURSOR },
+                { "backend", required_argument, NULL, OPT_BACKEND },
+                { "drain-timeout", required_argument, NULL, OPT_DRAIN },
+                { "retention", required_argument, NULL, OPT_RETENTION },
+                { "socket", required_argument, NULL, OPT_SOCKET },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        struct replicator_options o = { .source_fd = -1, .target_fd = -1, .journal_fd = -1 };
+        const char *journal = NULL, *source = NULL, *target = NULL;
+        uint64_t n, drain = 30;
+        struct replicator *r = NULL;
+        struct replicator_stats st;
+        bool quiet = false;
+        sigset_t sigs;
+        int c, e, sig, lock = -1, ret = 1;
+
+        while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+                switch (c) {
+                case OPT_JOURNAL: journal = optarg; break;
+                case OPT_SOURCE: source = optarg; break;
+                case OPT_TARGET: target = optarg; break;
+                case OPT_ONCE: o.once = true; break;
+                case OPT_WORKERS:
+                        if (parse_u64_range(optarg, 1, 64, &n) < 0) {
+                                fprintf(stderr, PROG ": --workers: '%s' is not 1..64\n", optarg);
+                                return 2;
+                        }
+                        o.workers = (unsigned)n;
+                        break;
+                case OPT_CURSOR: o.cursor = optarg; break;
+                case OPT_BACKEND:
+                        if (!strcmp(optarg, "uring"))
+                                o.backend = REPLICATOR_URING;
+                        else if (!strcmp(optarg, "plain"))
+                                o.backend = REPLICATOR_PLAIN;
+                        else {
+                                fprintf(stderr, PROG ": --backend: '%s' is not uring or plain\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_DRAIN:
+                        if (parse_duration_s(optarg, &drain) < 0 || drain > 86400) {
+                                fprintf(stderr, PROG ": --drain-timeout: '%s' is not a duration\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_RETENTION:
+                        if (parse_duration_s(optarg, &o.retention_s) < 0) {
+                                fprintf(stderr, PROG ": --retention: '%s' is not a duration\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_SOCKET:
+                        break;          /* the control socket comes with mirrorfsctl */
+                case 'q': quiet = true; break;
+                case 'h': usage(stdout); return 0;
+                case OPT_VERSION: printf(PROG " %s\n", MIRRORFS_VERSION); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind != argc || !journal || !source || !target) {
+                usage(stderr);
+                return 2;
+        }
+        o.journal_fd = open_dir("journal", journal);
+        o.source_fd = open_dir("source", source);
+        o.target_fd = open_dir("target", target);
+        if (o.journal_fd < 0 || o.source_fd < 0 || o.target_fd < 0)
+                goto out;
+        if (o.cursor && !strchr(o.cursor, '/') && strlen(o.cursor) > 64) {
+                fprintf(stderr, PROG ": --cursor: name too long\n");
+                goto out;
+        }
+        /* One replicator per journal directory and cursor. */
+        {
+                char name[96];
+
+                snprintf(name, sizeof(name), "replicator.%s.lock", o.cursor ? o.cursor : "replicator");
+                lock = openat(o.journal_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
+                        fprintf(stderr, PROG ": another replicator uses cursor '%s' of '%s'\n",
+                                o.cursor ? o.cursor : "replicator", journal);
+                        goto out;
+                }
+        }
+        o.on_event = on_event;
+        o.userdata = &quiet;
+        /* Signals are taken by sigwait() below, not by handlers. */
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        e = replicator_start(&o, &r);
+        if (e < 0) {
+                fprintf(stderr, PROG ": cannot start: %s%s\n", strerror(-e),
+                        e == -EXDEV ? " (the cursor belongs to another journal)" : "");
+                goto out;
+        }
+        if (o.once) {
+                e = replicator_wait(r, -1);
+                replicator_get_stats(r, &st);
+                if (!quiet)
+                        printf(PROG ": applied up to seq %llu: %llu files copied (%llu bytes), %llu renames, "
+                               "%llu links, %llu dead letters\n", (unsigned long long)st.applied_seq,
+                               (unsigned long long)st.files_copied, (unsigned long long)st.bytes_copied,
+                               (unsigned long long)st.renames, (unsigned long long)st.links,
+                               (unsigned long long)st.dead_letters);
+                if (e < 0)
+                        fprintf(stderr, PROG ": not everything was applied: %llu dead letters (see %s/deadletters.%s)\n",
+                                (unsigned long long)st.dead_letters, journal, o.cursor ? o.cursor : "replicator");
+                ret = e < 0 ? 1 : 0;
+        } else {
+                sigwait(&sigs, &sig);
+                ret = 0;
+        }
+        r = replicator_stop(r, o.once ? 0 : (int)(drain * 1000));
+out:
+        if (lock >= 0)
+                close(lock);
+        if (o.journal_fd >= 0)
+                close(o.journal_fd);
+        if (o.source_fd >= 0)
+                close(o.source_fd);
+        if (o.target_fd >= 0)
+                close(o.target_fd);
+        return ret;
+}
