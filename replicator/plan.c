@@ -709,13 +709,22 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
         list_del(&p->running, j);
         j->state = JOB_QUEUED;          /* off every list; fixed below */
 
-        if (res->changed_parent && j->kind == JOB_SYNC && j->path[0]) {
+        if ((res->changed_parent || res->created_dir) && j->kind == JOB_SYNC && j->path[0]) {
                 /* The parent's entries changed on the target: put its times
-                 * back, after whatever else changes it. */
+                 * back, after whatever else changes it.  When parents had
+                 * to be made, every ancestor may have changed. */
                 char *parent = parent_of(j->path);
 
-                if (parent)
+                while (parent) {
+                        char *up;
+
                         (void)sync_path(p, parent, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                        if (!res->created_dir || !*parent)
+                                break;
+                        up = parent_of(parent);
+                        free(parent);
+                        parent = up;
+                }
                 free(parent);
         }
         if (j->kind != JOB_SYNC) {

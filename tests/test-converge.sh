@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Convergence: workloads through the real mount, then the target must equal
+# the source on every attribute mirrorfs carries (tests/treecmp.py: bytes,
+# types, modes, owners, ns mtimes of files and directories, symlinks, hard
+# links, xattrs, holes).  Twice: with the replicator in the daemon, and
+# journal-only followed by mirrorfs-replicator --once.  TAP.
+#
+#   tests/test-converge.sh BUILDDIR [BIG_MIB]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/mount-lib.sh"
+mfs_init "${1:?usage: test-converge.sh BUILDDIR [BIG_MIB]}"
+big_mib=${2:-1024}
+trap mfs_cleanup EXIT
+T=$MFS_TMP
+REPL=$MFS_BUILD/tools/mirrorfs-replicator
+
+# Wait until the replicator's cursor has reached the journal's head.
+wait_applied() {
+        local j=$1 i head cur
+        for i in $(seq 600); do
+                head=$("$MFS_JOURNAL_TOOL" ls "$j" | sed -n 's/.*head seq \([0-9]*\).*/\1/p')
+                cur=$("$MFS_JOURNAL_TOOL" ls "$j" | awk '$1 == "replicator" { print $2 }')
+                [ -n "$cur" ] && [ "$cur" = "$head" ] && return 0
+                sleep 0.1
+        done
+        echo "# cursor ${cur:-none} never reached head $head"
+        return 1
+}
+
+compare() {
+        python3 "$here/treecmp.py" "$1" "$2"
+}
+
+# The workloads, all under directory $1 (a mount).
+workloads() {
+        local m=$1 i
+        (
+        set -e
+        cd "$m"
+        # tar extraction of a real tree
+        mkdir tar && tar -C /usr/include -cf - linux asm-generic 2>/dev/null | tar -C tar -xf -
+        # save-by-rename, many times over the same name
+        mkdir save
+        for i in $(seq 20); do echo "version $i" >save/.doc.tmp; mv save/.doc.tmp save/doc; done
+        # rename chains and swaps
+        mkdir chain && echo a >chain/a && echo b >chain/b
+        mv chain/a chain/c && mv chain/b chain/a && mv chain/c chain/b
+        echo 1 >chain/x && mv chain/x chain/y && mv chain/y chain/z && echo 2 >chain/x
+        # RENAME_EXCHANGE of files and of directories
+        echo left >xl && echo right >xr && mkdir xd1 xd2 && echo in1 >xd1/f && echo in2 >xd2/g
+        python3 - <<'PY'
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+for a, b in ((b"xl", b"xr"), (b"xd1", b"xd2")):
+    if libc.renameat2(-100, a, -100, b, 2) != 0:
+        raise OSError(ctypes.get_errno(), "renameat2")
+PY
+        # directory renames with writes before and after, and the old name reused
+        mkdir -p dr/old/sub && echo before >dr/old/sub/f && echo before2 >dr/old/g
+        mv dr/old dr/new
+        echo after >dr/new/sub/h && echo changed >>dr/new/g
+        mkdir dr/old && echo reused >dr/old/f
+        mv dr/new/sub dr/old/sub2 && mv dr/old dr/old2 && echo late >dr/old2/sub2/late
+        # deletes of whole subtrees
+        mkdir -p del/a/b/c && for i in $(seq 30); do echo $i >del/a/b/c/$i; done && echo k >del/keep
+        rm -rf del/a
+        # hard links (three names) and a write through one of them
+        mkdir hl && echo shared >hl/one && ln hl/one hl/two && ln hl/two hl/three && echo more >>hl/three
+        # symlinks: relative, absolute, dangling
+        mkdir sl && ln -s ../hl/one sl/rel && ln -s /etc/hostname sl/abs && ln -s nowhere sl/dangling
+        # fifos and a socket
+        mkfifo sl/fifo && python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("sl/sock")'
+        # chmod, chown, utimens with nanoseconds
+        mkdir attr && echo a >attr/f && chmod 4751 attr/f && chown 1234:5678 attr/f
+        touch -d '2001-09-09 01:46:40.123456789' attr/f && chmod 700 attr && touch -d @123.456 attr
+        # truncate up and down
+        mkdir tr && printf '%.0s0123456789' $(seq 1000) >tr/f && truncate -s 3000 tr/f && truncate -s 1M tr/f
+        # sparse files
+        truncate -s 64M tr/sparse && printf data | dd of=tr/sparse bs=1 seek=40000000 conv=notrunc status=none
+        # xattrs, set, changed, removed
+        echo x >attr/x && setfattr -n user.a -v 1 attr/x && setfattr -n user.b -v 2 attr/x
+        setfattr -n user.a -v 11 attr/x && setfattr -x user.b attr/x && setfattr -n user.dir -v d attr
+        # long names and paths
+        local name deep
+        name=$(printf 'L%.0s' $(seq 255))
+        echo long >"$name"
+        deep=deep
+        for i in 1 2 3 4 5 6; do deep=$deep/$(printf "p$i%.0s" $(seq 100)); done
+        mkdir -p "$deep" && echo deep >"$deep/leaf"
+        # 3,000 small files in one directory
+        mkdir many && for i in $(seq 3000); do echo "$i" >many/f$i; done
+        # a large file
+        dd if=/dev/urandom of=big bs=1M count="$big_mib" status=none
+        # files created by a non-root user
+        mkdir user && chown 4242:4242 user
+        setpriv --reuid=4242 --regid=4242 --clear-groups sh -c 'echo mine >user/f && mkdir user/d && echo x >user/d/x'
+        # and some churn at the end
+        rm -f save/doc && mv many/f1 many/f1.moved && chmod 600 many/f2
+        ) 2>&1 | sed 's/^/# /'
+}
+
+# ---- embedded: the replicator runs in the daemon ----
+mkdir -p "$T/src" "$T/mnt" "$T/tgt"
+if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,allow_other"; then
+        workloads "$T/mnt"
+        check "the workloads ran through the mount" test -f "$T/src/user/d/x"
+        check "embedded: the cursor catches up with the journal" wait_applied "$T/j"
+        check "embedded: target equals source while mounted" compare "$T/src" "$T/tgt"
+        # more changes, then a clean unmount drains them
+        for i in $(seq 200); do echo "late $i" >"$T/mnt/many/late$i"; done
+        mv "$T/mnt/dr" "$T/mnt/dr-renamed-last"
+        mfs_umount "$T/mnt"
+        check "embedded: after unmount (drained), target equals source" compare "$T/src" "$T/tgt"
+        check "journal clean" "$MFS_JOURNAL_TOOL" check "$T/j"
+        check "hard links stay one inode on the target" bash -c \
+                "[ \$(stat -c %i '$T/tgt/hl/one') = \$(stat -c %i '$T/tgt/hl/three') ]"
+else
+        not_ok "mount (embedded)"
+fi
+
+# ---- journal only, then mirrorfs-replicator --once ----
+mkdir -p "$T/src2" "$T/mnt2" "$T/tgt2"
+if mfs_mount "$T/src2" "$T/mnt2" "journal=$T/j2,replicate=off,allow_other"; then
+        workloads "$T/mnt2"
+        mfs_umount "$T/mnt2"
+        check "--once exits 0 when everything was applied" "$REPL" --journal "$T/j2" --source "$T/src2" --target "$T/tgt2" --once -q
+        check "--once: target equals source" compare "$T/src2" "$T/tgt2"
+        check "--once again: nothing left, still equal" bash -c \
+                "'$REPL' --journal '$T/j2' --source '$T/src2' --target '$T/tgt2' --once -q && python3 '$here/treecmp.py' '$T/src2' '$T/tgt2'"
+        # plain backend, fresh target, from the start of the journal
+        mkdir -p "$T/tgt3"
+        check "--once --backend plain (another cursor) converges too" bash -c \
+                "'$REPL' --journal '$T/j2' --source '$T/src2' --target '$T/tgt3' --once -q --backend plain --cursor plain \
+                 && python3 '$here/treecmp.py' '$T/src2' '$T/tgt3'"
+else
+        not_ok "mount (journal only)"
+fi
+tap_done
