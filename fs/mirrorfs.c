@@ -234,6 +234,7 @@ static int start(struct fs *fs, struct fuse_args *args, const struct paths *p, c
                         return -1;
                 }
                 ro.target_fd = fs->target_fd;
+                ro.target_path = p->target;
                 r = replicator_start(&ro, &fs->replicator);
                 if (r < 0) {
                         snprintf(err, ERRLEN, "cannot start the replicator: %s%s", strerror(-r),

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,7 +70,11 @@ struct replicator {
         bool reader_started;
         struct worker workers[MAX_WORKERS];
         const struct copier_ops *copy_ops;
-        bool dead_letter_logged;
+
+        /* the target's identity, to notice it unmounted (or replaced) */
+        dev_t target_dev;
+        ino_t target_ino;
+        bool target_lost;               /* guarded by lock: workers hold off */
 };
 
 static uint64_t mono_ns(void)
@@ -202,10 +207,11 @@ static void *worker_main(void *arg)
         while (!r->stopping && w->index < r->nworkers) {
                 struct job_result res;
                 uint64_t wake, now = mono_ns();
-                struct job *j = r->paused ? NULL : plan_next(r->plan, now, &wake);
+                bool hold = r->paused || r->target_lost;
+                struct job *j = hold ? NULL : plan_next(r->plan, now, &wake);
 
                 if (!j) {
-                        if (r->paused || wake == UINT64_MAX) {
+                        if (hold || wake == UINT64_MAX) {
                                 pthread_cond_wait(&r->work, &r->lock);
                         } else {
                                 struct timespec until = abs_mono(wake);
@@ -283,12 +289,42 @@ static void on_problem(void *userdata, const struct journal_problem *p)
         }
 }
 
+/*
+ * Does the target path still lead to the directory we write to?  An
+ * unmounted target (or another file system mounted there) must not get
+ * writes meant for the mirror, and progress made on a detached file system
+ * must not be counted: workers hold off and the cursor stays until the
+ * same target is back.  Lock held.
+ */
+static bool target_present(struct replicator *r)
+{
+        struct stat st;
+        bool present;
+
+        if (!r->opt.target_path)
+                return true;
+        present = stat(r->opt.target_path, &st) == 0 && st.st_dev == r->target_dev && st.st_ino == r->target_ino;
+        if (present != !r->target_lost) {
+                r->target_lost = !present;
+                r->stats.target_lost = !present;
+                if (present)
+                        pthread_cond_broadcast(&r->work);
+                pthread_mutex_unlock(&r->lock);
+                event(r, REPLICATOR_EVENT_ERROR, r->opt.target_path, present ? 0 : -ENODEV,
+                      present ? "target back: resuming" : "target unmounted or replaced: waiting for it", 0);
+                pthread_mutex_lock(&r->lock);
+        }
+        return present;
+}
+
 /* Sync the target and store the cursor at the low-water mark.  Lock held on entry and exit. */
 static void make_durable(struct replicator *r)
 {
         uint64_t applied = plan_low_water(r->plan, r->read_seq) - 1;
         int e;
 
+        if (!target_present(r))
+                return;
         if (applied <= r->applied_seq)
                 return;
         pthread_mutex_unlock(&r->lock);
@@ -381,6 +417,8 @@ static void *reader_main(void *arg)
                         pthread_cond_broadcast(&r->progress);
                 }
                 now = mono_ns();
+                if (r->target_lost && now >= next_durable)
+                        (void)target_present(r);
                 if (now >= next_durable || r->sync_waiters || r->stopping || r->reading_done) {
                         make_durable(r);
                         next_durable = now + (uint64_t)r->opt.durable_ms * 1000000u;
@@ -494,6 +532,16 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
                         r->copy_ops->free(probe);
         }
         r->stats.backend = r->copy_ops == &copier_plain ? REPLICATOR_PLAIN : REPLICATOR_URING;
+        if (r->opt.target_path) {
+                struct stat st;
+
+                if (fstat(r->opt.target_fd, &st) < 0) {
+                        e = -errno;
+                        goto fail;
+                }
+                r->target_dev = st.st_dev;
+                r->target_ino = st.st_ino;
+        }
         r->nworkers = r->opt.workers;
         r->stats.workers = r->nworkers;
         pthread_mutex_lock(&r->lock);

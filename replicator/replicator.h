@@ -51,6 +51,7 @@ typedef void (*replicator_event_fn)(void *userdata, const struct replicator_even
 struct replicator_options {
         int source_fd;                  /* source root directory (read only) */
         int target_fd;                  /* target root directory */
+        const char *target_path;        /* its path, to notice it being unmounted (NULL: do not check) */
         int journal_fd;                 /* journal directory */
         const char *cursor;             /* cursor name; NULL: "replicator" */
         unsigned workers;               /* worker threads; 0: 2 */
@@ -82,6 +83,7 @@ struct replicator_stats {
         int last_error;                 /* -errno of the last failure, 0 if none */
         char last_error_path[256];
         bool paused;
+        bool target_lost;               /* the target path no longer leads to the target: waiting */
         bool done;                      /* once: finished */
         unsigned workers;
         enum replicator_backend backend;        /* in use */

@@ -162,6 +162,7 @@ int main(int argc, char **argv)
                         goto out;
                 }
         }
+        o.target_path = target;
         o.on_event = on_event;
         o.userdata = &quiet;
         /* Signals are taken by sigwait() below, not by handlers. */

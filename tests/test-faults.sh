@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Faults and hostile input for the replicator: a journal with crafted paths
+# and symlinks planted in the target (nothing may be written, removed or
+# changed outside the target), a target that fills up and is freed, a
+# target that turns read-only and back.  Jobs writing through the mount
+# never see an error; the mirror converges once the fault is gone.  TAP.
+#
+#   tests/test-faults.sh BUILDDIR
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/mount-lib.sh"
+mfs_init "${1:?usage: test-faults.sh BUILDDIR}"
+trap mfs_cleanup EXIT
+T=$MFS_TMP
+REPL=$MFS_BUILD/tools/mirrorfs-replicator
+FORGE=$MFS_BUILD/tests/journal-forge
+
+wait_applied() {
+        local j=$1 limit=${2:-600} i head cur
+        for i in $(seq "$limit"); do
+                head=$("$MFS_JOURNAL_TOOL" ls "$j" | sed -n 's/.*head seq \([0-9]*\).*/\1/p')
+                cur=$("$MFS_JOURNAL_TOOL" ls "$j" | awk '$1 == "replicator" { print $2 }')
+                [ -n "$cur" ] && [ "$cur" = "$head" ] && return 0
+                sleep 0.1
+        done
+        echo "cursor ${cur:-none} never reached head $head"
+        return 1
+}
+cursor_of() { "$MFS_JOURNAL_TOOL" ls "$1" | awk '$1 == "replicator" { print $2 }'; }
+head_of() { "$MFS_JOURNAL_TOOL" ls "$1" | sed -n 's/.*head seq \([0-9]*\).*/\1/p'; }
+listing() { (cd "$1" && find . -printf '%p %y %s %m\n' | sort); }
+
+# ---- a journal with hostile paths ----
+H=$T/hostile
+mkdir -p "$H/src/planted" "$H/src/d/link" "$H/tgt/d" "$H/outside" "$H/j"
+echo canary >"$H/outside/canary"
+echo x >"$H/src/planted/x"
+echo y >"$H/src/d/link/y"
+echo ok >"$H/src/fine"
+ln -s "$H/outside" "$H/tgt/planted"     # where the source has a directory
+ln -s "$H/outside" "$H/tgt/d/link"
+before=$(listing "$H/outside")
+long=$(printf 'n%.0s' $(seq 256))
+"$FORGE" "$H/j" \
+        create '../escape' create '/etc/abs' create 'a/../../b' create 'a//b' create './a' create 'a/.' \
+        create "$long" create 'trailing/' create '' \
+        rename fine '../out' rename '../../etc/passwd' fine link new '../../etc/passwd' \
+        symlink sl '/etc/shadow' unlink '../outside/canary' rmdir '..' \
+        create planted/x create d/link/y create fine
+rc=0
+"$REPL" --journal "$H/j" --source "$H/src" --target "$H/tgt" --once -q 2>"$T/hostile.err" || rc=$?
+check "hostile journal: --once exits 1 (dead letters), does not crash" test "$rc" -eq 1
+check "hostile journal: nothing outside the target changed" test "$before" = "$(listing "$H/outside")"
+check "hostile journal: the canary is intact" grep -qx canary "$H/outside/canary"
+check "hostile journal: /etc untouched" bash -c "[ ! -e /etc/abs ] && [ ! -e /etc/out ] && [ ! -e '$T/escape' ]"
+check "hostile journal: planted symlinks replaced by real directories" bash -c \
+        "[ -d '$H/tgt/planted' ] && [ ! -L '$H/tgt/planted' ] && grep -qx x '$H/tgt/planted/x' && \
+         [ -d '$H/tgt/d/link' ] && [ ! -L '$H/tgt/d/link' ] && grep -qx y '$H/tgt/d/link/y'"
+check "hostile journal: the honest record was applied" grep -qx ok "$H/tgt/fine"
+# 15 hostile records, 13 invalid: "" is the root and a symlink's target is not a path
+check "hostile journal: invalid paths are dead letters, with their reason" bash -c \
+        "grep -c 'invalid path' '$H/j/deadletters.replicator' | grep -qx 13"
+check "hostile journal: a second run has nothing left to do" "$REPL" --journal "$H/j" --source "$H/src" --target "$H/tgt" --once -q
+
+# ---- a symlink planted in the target while mirroring ----
+P=$T/planted
+mkdir -p "$P/src" "$P/mnt" "$P/tgt" "$P/outside"
+if mfs_mount "$P/src" "$P/mnt" "journal=$P/j,target=$P/tgt"; then
+        ln -s "$P/outside" "$P/tgt/dir"
+        mkdir "$P/mnt/dir" && echo inside >"$P/mnt/dir/f" && mkdir "$P/mnt/dir/sub" && echo deep >"$P/mnt/dir/sub/g"
+        check "planted: converges" wait_applied "$P/j"
+        check "planted: nothing written through the planted symlink" test -z "$(ls -A "$P/outside")"
+        check "planted: the target has a real directory" bash -c "[ ! -L '$P/tgt/dir' ] && grep -qx inside '$P/tgt/dir/f'"
+        check "planted: target equals source" python3 "$here/treecmp.py" "$P/src" "$P/tgt"
+        mfs_umount "$P/mnt"
+else
+        not_ok "mount (planted)"
+fi
+
+# ---- a target that fills up, then gets room ----
+F=$T/full
+mkdir -p "$F/src" "$F/mnt" "$F/tgt"
+mount -t tmpfs -o size=2m tmpfs "$F/tgt" && MFS_MOUNTS+=("$F/tgt")
+if mfs_mount "$F/src" "$F/mnt" "journal=$F/j,target=$F/tgt"; then
+        errors=0
+        for i in $(seq 8); do
+                dd if=/dev/urandom of="$F/mnt/f$i" bs=1M count=1 status=none 2>/dev/null || errors=$((errors + 1))
+        done
+        check "full target: jobs writing through the mount see no error" test "$errors" -eq 0
+        sleep 2
+        check "full target: the cursor waits (the work stays in the journal)" \
+                test "$(cursor_of "$F/j")" != "$(head_of "$F/j")"
+        check "full target: the mount keeps serving" bash -c "echo still >'$F/mnt/still' && grep -qx still '$F/mnt/still'"
+        mount -o remount,size=64m "$F/tgt"
+        check "full target: converges by itself once there is room" wait_applied "$F/j" 900
+        check "full target: target equals source" python3 "$here/treecmp.py" "$F/src" "$F/tgt"
+        # ---- the same target turned read-only, then writable again ----
+        mount -o remount,ro "$F/tgt"
+        for i in $(seq 5); do echo "ro $i" >"$F/mnt/ro$i"; done
+        mkdir "$F/mnt/rodir" && echo deep >"$F/mnt/rodir/x"
+        sleep 1.5
+        check "read-only target: the cursor waits" test "$(cursor_of "$F/j")" != "$(head_of "$F/j")"
+        mount -o remount,rw "$F/tgt"
+        check "read-only target: converges by itself when writable again" wait_applied "$F/j" 900
+        check "read-only target: target equals source" python3 "$here/treecmp.py" "$F/src" "$F/tgt"
+        mfs_umount "$F/mnt"
+else
+        not_ok "mount (full)"
+fi
+
+# ---- a target unmounted and mounted again ----
+U=$T/unmount
+mkdir -p "$U/src" "$U/mnt" "$U/real" "$U/tgt"
+mount --bind "$U/real" "$U/tgt" && MFS_MOUNTS+=("$U/tgt")
+if mfs_mount "$U/src" "$U/mnt" "journal=$U/j,target=$U/tgt"; then
+        echo first >"$U/mnt/first"
+        check "unmounted target: converges first" wait_applied "$U/j"
+        umount -l "$U/tgt"
+        for i in $(seq 20); do echo "while away $i" >"$U/mnt/away$i"; done
+        sleep 1.5
+        check "unmounted target: nothing written into the bare mount point" test -z "$(ls -A "$U/tgt")"
+        check "unmounted target: the cursor waits" test "$(cursor_of "$U/j")" != "$(head_of "$U/j")"
+        check "unmounted target: the mount keeps serving" grep -qx "while away 20" "$U/mnt/away20"
+        mount --bind "$U/real" "$U/tgt"
+        check "unmounted target: resumes by itself when it is back" wait_applied "$U/j" 900
+        check "unmounted target: target equals source" python3 "$here/treecmp.py" "$U/src" "$U/tgt"
+        mfs_umount "$U/mnt"
+else
+        not_ok "mount (unmount)"
+fi
+tap_done
