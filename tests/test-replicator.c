@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * test-replicator.c: the replicator's planning and path safety on their
+ * own: coalescing, settle and open-file holds, renames as barriers (work
+ * moved to the new name, nothing newer passing), exchanges, links waiting
+ * for their existing name, the low-water mark, retries; and paths: what is
+ * valid, symlinks planted in the target, removal that never follows links.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "replicator-internal.h"
+#include "testutil.h"
+
+#define MS 1000000ull
+
+static struct plan *new_plan(void)
+{
+        struct plan_config cfg = { .settle_ns = 20 * MS, .max_hold_ns = 1000 * MS, .open_hold_ns = 30000 * MS };
+        struct plan *p;
+
+        ck_assert_int_eq(plan_new(&cfg, &p), 0);
+        return p;
+}
+
+static uint64_t seqno;
+
+static int add(struct plan *p, uint16_t type, const char *path, const char *path2, uint64_t ino, uint64_t now)
+{
+        struct journal_record rec = {
+                .type = type, .seq = ++seqno, .time_ns = seqno, .path = path, .path2 = path2 ? path2 : "",
+                .path_len = (uint16_t)strlen(path), .path2_len = path2 ? (uint16_t)strlen(path2) : 0, .ino = ino,
+        };
+
+        return plan_add(p, &rec, now);
+}
+
+static int add_dir_rename(struct plan *p, const char *from, const char *to, uint64_t now)
+{
+        struct journal_record rec = {
+                .type = JOURNAL_RENAME, .seq = ++seqno, .path = from, .path2 = to, .flags = JOURNAL_F_DIR,
+                .path_len = (uint16_t)strlen(from), .path2_len = (uint16_t)strlen(to),
+        };
+
+        return plan_add(p, &rec, now);
+}
+
+static void done(struct plan *p, struct job *j, uint64_t now)
+{
+        struct job_result res = { 0 };
+
+        plan_done(p, j, &res, now);
+}
+
+static struct job *next(struct plan *p, uint64_t now)
+{
+        uint64_t wake;
+
+        return plan_next(p, now, &wake);
+}
+
+START_TEST(test_coalesce_and_settle)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+        uint64_t first;
+        int i;
+
+        seqno = 0;
+        for (i = 0; i < 500; i++)
+                ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "log", NULL, 0, 1000 * MS + (uint64_t)i * 10), 0);
+        first = 1;
+        ck_assert_uint_eq(plan_low_water(p, seqno), first);
+        ck_assert_ptr_null(next(p, 1001 * MS));                 /* settling */
+        j = next(p, 1030 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "log");
+        ck_assert(j->flags & JOB_DATA);
+        ck_assert_ptr_null(next(p, 1030 * MS));                 /* one job for 500 records */
+        done(p, j, 1031 * MS);
+        ck_assert_uint_eq(plan_low_water(p, seqno), seqno + 1);
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_max_hold)
+{
+        struct plan *p = new_plan();
+        uint64_t t;
+
+        seqno = 0;
+        /* a record every 10 ms keeps it settling, but never past max_hold */
+        for (t = 0; t < 1500 * MS; t += 10 * MS) {
+                struct job *j;
+
+                add(p, JOURNAL_CLOSE_WRITE, "busy", NULL, 0, t);
+                j = next(p, t);
+                if (j) {
+                        ck_assert_uint_ge(t, 1000 * MS);
+                        done(p, j, t);
+                        plan_free(p);
+                        return;
+                }
+        }
+        ck_abort_msg("never ran");
+}
+END_TEST
+
+START_TEST(test_held_while_open)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_WRITE_INTENT, "open", NULL, 7, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "other", NULL, 8, 0);
+        j = next(p, 100 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "other");
+        done(p, j, 100 * MS);
+        ck_assert_ptr_null(next(p, 200 * MS));                  /* still open */
+        add(p, JOURNAL_CLOSE_WRITE, "open", NULL, 7, 300 * MS);
+        j = next(p, 400 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "open");
+        done(p, j, 400 * MS);
+
+        /* a remount ends every open: intents without close are synced */
+        add(p, JOURNAL_WRITE_INTENT, "crashed", NULL, 9, 500 * MS);
+        ck_assert_ptr_null(next(p, 600 * MS));
+        add(p, JOURNAL_MOUNT, "", NULL, 0, 700 * MS);
+        j = next(p, 800 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "crashed");
+        done(p, j, 800 * MS);
+        /* and a long-open file is copied after open_hold anyway */
+        add(p, JOURNAL_WRITE_INTENT, "log", NULL, 10, 1000 * MS);
+        ck_assert_ptr_null(next(p, 2000 * MS));
+        ck_assert_ptr_nonnull(next(p, 32000 * MS));
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_rename_moves_queued_work)
+{
+        struct plan *p = new_plan();
+        struct job *j, *b;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "a", NULL, 0, 0);
+        add(p, JOURNAL_RENAME, "a", "b", 0, 0);
+        b = next(p, 100 * MS);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(b->kind, JOB_RENAME);
+        /* the copy waits for the rename, under its new name */
+        ck_assert_ptr_null(next(p, 100 * MS));
+        ck_assert_uint_eq(plan_low_water(p, seqno), 1);
+        done(p, b, 100 * MS);
+        j = next(p, 200 * MS);
+        ck_assert_ptr_nonnull(j);
+        if (!strcmp(j->path, "a")) {
+                /* the old name's removal check may come first */
+                ck_assert(j->flags & JOB_REMOVED);
+                done(p, j, 200 * MS);
+                j = next(p, 200 * MS);
+        }
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "b");
+        ck_assert(j->flags & JOB_DATA);
+        done(p, j, 200 * MS);
+        j = next(p, 300 * MS);
+        if (j)
+                done(p, j, 300 * MS);
+        ck_assert_uint_eq(plan_low_water(p, seqno), seqno + 1);
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_directory_rename_barrier)
+{
+        struct plan *p = new_plan();
+        struct job *j, *b, *running;
+        int seen_ex = 0, seen_ey = 0, seen_dz = 0;
+
+        seqno = 0;
+        add(p, JOURNAL_CLOSE_WRITE, "d/x", NULL, 0, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "d/y", NULL, 0, 0);
+        running = next(p, 100 * MS);                    /* d/x starts */
+        ck_assert_str_eq(running->path, "d/x");
+        add_dir_rename(p, "d", "e", 100 * MS);
+        add(p, JOURNAL_CREATE, "d/z", NULL, 0, 100 * MS);     /* the old name reused */
+        /* nothing under d or e passes the rename, and it waits for d/x */
+        ck_assert_ptr_null(next(p, 200 * MS));
+        done(p, running, 200 * MS);
+        b = next(p, 200 * MS);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(b->kind, JOB_RENAME);
+        ck_assert_ptr_null(next(p, 200 * MS));
+        done(p, b, 200 * MS);
+        while ((j = next(p, 300 * MS))) {
+                seen_ex += !strcmp(j->path, "e/x");     /* d/x was running: again under e */
+                seen_ey += !strcmp(j->path, "e/y");     /* d/y was queued: moved */
+                seen_dz += !strcmp(j->path, "d/z");
+                ck_assert(strcmp(j->path, "d/y") != 0);
+                done(p, j, 300 * MS);
+        }
+        ck_assert_int_eq(seen_ex, 1);
+        ck_assert_int_eq(seen_ey, 1);
+        ck_assert_int_eq(seen_dz, 1);
+        ck_assert_uint_eq(plan_low_water(p, seqno), seqno + 1);
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_exchange_swaps_work)
+{
+        struct plan *p = new_plan();
+        struct journal_record rec = {
+                .type = JOURNAL_RENAME, .aux = 2, .path = "l", .path2 = "r", .path_len = 1, .path2_len = 1,
+        };
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_SETXATTR, "l", NULL, 0, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "r", NULL, 0, 0);
+        rec.seq = ++seqno;
+        ck_assert_int_eq(plan_add(p, &rec, 0), 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_EXCHANGE);
+        done(p, j, 100 * MS);
+        while ((j = next(p, 200 * MS))) {
+                if (!strcmp(j->path, "l"))
+                        ck_assert(j->flags & JOB_DATA);         /* r's write is now l's */
+                else
+                        ck_assert(!(j->flags & JOB_DATA));      /* l's xattr is now r's */
+                done(p, j, 200 * MS);
+        }
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_link_waits_for_existing_name)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "a", NULL, 0, 0);
+        add(p, JOURNAL_LINK, "b", "a", 0, 0);
+        add(p, JOURNAL_LINK, "c", "a", 0, 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_SYNC);    /* a exists on the target first */
+        ck_assert_str_eq(j->path, "a");
+        ck_assert_ptr_null(next(p, 100 * MS));
+        done(p, j, 100 * MS);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        ck_assert_str_eq(j->path, "b");
+        done(p, j, 100 * MS);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        ck_assert_str_eq(j->path, "c");
+        done(p, j, 100 * MS);
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_conflicts_and_again)
+{
+        struct plan *p = new_plan();
+        struct job *dir, *child, *attr;
+
+        seqno = 0;
+        add(p, JOURNAL_MKDIR, "d", NULL, 0, 0);
+        add(p, JOURNAL_CREATE, "d/f", NULL, 0, 0);
+        dir = next(p, 100 * MS);
+        ck_assert_str_eq(dir->path, "d");
+        ck_assert_ptr_null(next(p, 100 * MS));  /* the child waits for its directory */
+        /* a record while it runs: it runs again afterwards */
+        add(p, JOURNAL_SETATTR, "d", NULL, 0, 100 * MS);
+        done(p, dir, 150 * MS);
+        child = next(p, 200 * MS);
+        ck_assert_str_eq(child->path, "d/f");
+        /* an attributes-only job on the directory may run beside the child */
+        attr = next(p, 200 * MS);
+        ck_assert_ptr_nonnull(attr);
+        ck_assert_str_eq(attr->path, "d");
+        ck_assert(!(attr->flags & JOB_DATA));
+        done(p, attr, 200 * MS);
+        done(p, child, 200 * MS);
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_low_water_and_retry)
+{
+        struct plan *p = new_plan();
+        struct job *a, *b;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "a", NULL, 0, 0);
+        add(p, JOURNAL_CREATE, "b", NULL, 0, 0);
+        a = next(p, 100 * MS);
+        b = next(p, 100 * MS);
+        ck_assert_uint_eq(plan_low_water(p, seqno), 1);
+        done(p, b, 100 * MS);
+        ck_assert_uint_eq(plan_low_water(p, seqno), 1);
+        plan_retry(p, a, -ENOSPC, 5000 * MS);
+        ck_assert_ptr_null(next(p, 4000 * MS));
+        ck_assert_uint_eq(plan_low_water(p, seqno), 1);        /* the cursor waits for it */
+        a = next(p, 5000 * MS);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_uint_eq(a->attempts, 1);
+        done(p, a, 5000 * MS);
+        ck_assert_uint_eq(plan_low_water(p, seqno), seqno + 1);
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_invalid_paths_refused)
+{
+        static const char *const bad[] = { "/abs", "../up", "a/../b", "a//b", "./a", "a/.", "a/", "..", "." };
+        struct plan *p = new_plan();
+        size_t i;
+
+        seqno = 0;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                ck_assert_int_eq(add(p, JOURNAL_CREATE, bad[i], NULL, 0, 0), -EINVAL);
+                ck_assert_int_eq(add(p, JOURNAL_RENAME, "ok", bad[i], 0, 0), -EINVAL);
+                ck_assert_int_eq(add(p, JOURNAL_LINK, bad[i], "ok", 0, 0), -EINVAL);
+        }
+        ck_assert_ptr_null(next(p, 1000 * MS));
+        plan_free(p);
+}
+END_TEST
+
+START_TEST(test_path_rules)
+{
+        char name[300], path[5000];
+
+        ck_assert_int_eq(replicator_path_valid("", 0), 0);
+        ck_assert_int_eq(replicator_path_valid("a", 1), 0);
+        ck_assert_int_eq(replicator_path_valid("a/b.c/..d/...", 13), 0);
+        ck_assert_int_eq(replicator_path_valid("a\0b", 3), -EINVAL);
+        memset(name, 'n', 255);
+        name[255] = 0;
+        ck_assert_int_eq(replicator_path_valid(name, 255), 0);
+        name[255] = 'n';
+        name[256] = 0;
+        ck_assert_int_eq(replicator_path_valid(name, 256), -EINVAL);
+        memset(path, 'p', sizeof(path));
+        for (size_t i = 100; i < sizeof(path); i += 101)
+                path[i] = '/';
+        path[4096] = 0;
+        ck_assert_int_eq(replicator_path_valid(path, 4096), -EINVAL);   /* PATH_MAX with its NUL */
+        path[4095] = 0;
+        ck_assert_int_eq(replicator_path_valid(path, 4095), 0);
+}
+END_TEST
+
+START_TEST(test_planted_symlinks)
+{
+        char dir[256], outside[300], p[600];
+        const char *name;
+        bool created;
+        int root, fd;
+        struct stat st;
+
+        root = tu_mkdtemp(dir, sizeof(dir));
+        snprintf(outside, sizeof(outside), "%s.outside", dir);
+        ck_assert_int_eq(mkdir(outside, 0755), 0);
+        ck_assert_int_eq(mkdirat(root, "a", 0755), 0);
+        ck_assert_int_eq(symlinkat(outside, root, "a/link"), 0);
+        ck_assert_int_eq(symlinkat("/etc", root, "etc"), 0);
+        /* without create: refused, nothing followed */
+        ck_assert_int_lt(tree_open_parent(root, "a/link/x", false, -1, &name, &fd, &created), 0);
+        ck_assert_int_lt(tree_open_parent(root, "etc/passwd", false, -1, &name, &fd, &created), 0);
+        /* with create: the symlink is replaced by a directory */
+        ck_assert_int_eq(tree_open_parent(root, "a/link/x", true, -1, &name, &fd, &created), 0);
+        ck_assert_str_eq(name, "x");
+        ck_assert(created);
+        ck_assert_int_eq(mkdirat(fd, name, 0755), 0);
+        close(fd);
+        ck_assert_int_eq(fstatat(root, "a/link", &st, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert(S_ISDIR(st.st_mode));
+        snprintf(p, sizeof(p), "%s/x", outside);
+        ck_assert_int_eq(access(p, F_OK), -1);
+        /* removal never follows a symlink */
+        ck_assert_int_eq(symlinkat(outside, root, "a/link2"), 0);
+        snprintf(p, sizeof(p), "%s/keep", outside);
+        close(open(p, O_CREAT | O_WRONLY, 0644));
+        ck_assert_int_eq(tree_remove(root, "a"), 0);
+        ck_assert_int_eq(access(p, F_OK), 0);
+        ck_assert_int_eq(tree_remove(root, "etc"), 0);
+        ck_assert_int_eq(access("/etc/passwd", F_OK), 0);
+        close(root);
+        tu_rmtree(dir);
+        tu_rmtree(outside);
+}
+END_TEST
+
+static Suite *replicator_suite(void)
+{
+        Suite *s = suite_create("replicator");
+        TCase *t = tcase_create("plan");
+
+        tcase_add_test(t, test_coalesce_and_settle);
+        tcase_add_test(t, test_max_hold);
+        tcase_add_test(t, test_held_while_open);
+        tcase_add_test(t, test_rename_moves_queued_work);
+        tcase_add_test(t, test_directory_rename_barrier);
+        tcase_add_test(t, test_exchange_swaps_work);
+        tcase_add_test(t, test_link_waits_for_existing_name);
+        tcase_add_test(t, test_conflicts_and_again);
+        tcase_add_test(t, test_low_water_and_retry);
+        tcase_add_test(t, test_invalid_paths_refused);
+        suite_add_tcase(s, t);
+        t = tcase_create("paths");
+        tcase_add_test(t, test_path_rules);
+        tcase_add_test(t, test_planted_symlinks);
+        suite_add_tcase(s, t);
+        return s;
+}
+
+int main(void)
+{
+        return tu_run(replicator_suite());
+}
