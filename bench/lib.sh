@@ -2,18 +2,19 @@
 # per run: the machine's root file system has no journal and slows down on
 # repeated create/delete cycles, so numbers from it mislead.
 
-# bench_loopfs VAR NAME SIZE: make and mount a fresh ext4 on a loop device;
-# its mount point goes into variable VAR (not printed: a command
-# substitution would run in a subshell and bench_cleanup would not know of
-# the mount).  bench_cleanup unmounts everything made.
+# bench_loopfs VAR NAME SIZE [MKFS OPTION...]: make and mount a fresh ext4
+# on a loop device; its mount point goes into variable VAR (not printed: a
+# command substitution would run in a subshell and bench_cleanup would not
+# know of the mount).  bench_cleanup unmounts everything made.
 BENCH_MOUNTS=()
 BENCH_IMAGES=()
 bench_loopfs() {
         local var=$1 name=$2 size=$3 img mnt
-        img=$(mktemp "/var/tmp/mirrorfs-bench-$name-XXXXXX.img")
+        shift 3
+        img=$(mktemp "${BENCH_IMAGE_DIR:-/var/tmp}/mirrorfs-bench-$name-XXXXXX.img")
         mnt=$(mktemp -d "/tmp/mirrorfs-bench-$name-XXXXXX")
         truncate -s "$size" "$img"
-        mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+        mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$@" "$img"
         mount -o loop "$img" "$mnt"
         BENCH_MOUNTS+=("$mnt")
         BENCH_IMAGES+=("$img")
@@ -27,14 +28,101 @@ bench_tmpfs() {
         BENCH_MOUNTS+=("$mnt")
         printf -v "$var" '%s' "$mnt"
 }
+
+# bench_fuse_mount MNT LOG COMMAND...: start a FUSE daemon that stays in the
+# foreground (mirrorfs -f, passthrough_hp --foreground) as a background job,
+# its output appended to LOG, and wait until MNT is a FUSE mount.  Its pid
+# goes into BENCH_PID.  The daemon ignores SIGINT (a background job of a
+# script), so a Ctrl-C reaches the script's trap, which unmounts first.
+BENCH_FUSE_MNTS=()
+BENCH_FUSE_PIDS=()
+bench_fuse_mount() {
+        local mnt=$1 log=$2 i
+        shift 2
+        "$@" >>"$log" 2>&1 &
+        BENCH_PID=$!
+        BENCH_FUSE_MNTS+=("$mnt")
+        BENCH_FUSE_PIDS+=("$BENCH_PID")
+        for ((i = 0; i < 200; i++)); do
+                case $(findmnt -rn -o FSTYPE --mountpoint "$mnt" 2>/dev/null) in
+                fuse*) return 0 ;;
+                esac
+                if ! kill -0 "$BENCH_PID" 2>/dev/null; then
+                        echo "bench: '$1' exited before mounting $mnt:" >&2
+                        tail -n 5 "$log" >&2
+                        return 1
+                fi
+                sleep 0.05
+        done
+        echo "bench: '$1' did not mount $mnt within 10 s" >&2
+        return 1
+}
+# bench_fuse_umount MNT PID: unmount and wait (up to 30 s) for the daemon to
+# exit, as the mount's state is only final then (mirrorfs: the journal).
+bench_fuse_umount() {
+        local mnt=$1 pid=$2 i
+        umount "$mnt" || return 1
+        for ((i = 0; i < 600; i++)); do
+                kill -0 "$pid" 2>/dev/null || return 0
+                sleep 0.05
+        done
+        echo "bench: daemon $pid still running 30 s after unmounting $mnt" >&2
+        return 1
+}
+# Ends only daemons this script started: by pid, and only while the pid
+# still runs the program started (not a pid reused since).
+bench_kill_daemon() {
+        local pid=$1 exe=$2 i
+        for ((i = 0; i < 100; i++)); do
+                kill -0 "$pid" 2>/dev/null || return 0
+                sleep 0.05
+        done
+        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || return 0
+        kill "$pid" 2>/dev/null
+        sleep 1
+        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && kill -9 "$pid" 2>/dev/null
+        return 0
+}
+bench_need_fuse() {
+        if [ ! -c /dev/fuse ]; then
+                echo "bench: needs /dev/fuse" >&2
+                exit 77
+        fi
+}
+
+# Unmounts FUSE mounts first (their daemons hold the file systems below),
+# then everything else, newest first.  Safe to run twice.
 bench_cleanup() {
-        local m i
+        local - m i exe
+        set +e
+        for ((i = ${#BENCH_FUSE_MNTS[@]} - 1; i >= 0; i--)); do
+                m=${BENCH_FUSE_MNTS[$i]}
+                exe=$(readlink "/proc/${BENCH_FUSE_PIDS[$i]}/exe" 2>/dev/null)
+                if findmnt -rn --mountpoint "$m" >/dev/null 2>&1; then
+                        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+                fi
+                [ -n "$exe" ] && bench_kill_daemon "${BENCH_FUSE_PIDS[$i]}" "$exe"
+        done
+        BENCH_FUSE_MNTS=()
+        BENCH_FUSE_PIDS=()
         for ((i = ${#BENCH_MOUNTS[@]} - 1; i >= 0; i--)); do
                 m=${BENCH_MOUNTS[$i]}
                 umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
                 rmdir "$m" 2>/dev/null
         done
         for i in "${BENCH_IMAGES[@]}"; do rm -f "$i"; done
+        BENCH_MOUNTS=()
+        BENCH_IMAGES=()
+        for i in "${BENCH_TMPDIRS[@]}"; do rm -rf --one-file-system "$i"; done
+        BENCH_TMPDIRS=()
+}
+# bench_tmpdir VAR: a temporary directory (on the root fs) removed by bench_cleanup.
+BENCH_TMPDIRS=()
+bench_tmpdir() {
+        local d
+        d=$(mktemp -d /tmp/mirrorfs-bench-XXXXXX)
+        BENCH_TMPDIRS+=("$d")
+        printf -v "$1" '%s' "$d"
 }
 bench_need_root() {
         if [ "$(id -u)" -ne 0 ]; then

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "replicator-internal.h"
@@ -40,6 +41,7 @@ struct side {
         int pfd;
         const char *name;
         bool root;
+        bool cached;                    /* pfd belongs to the directory cache */
 };
 
 static int side_open(int root, const char *path, bool create, int src_root, struct side *s, bool *created)
@@ -62,9 +64,101 @@ static int side_open(int root, const char *path, bool create, int src_root, stru
 
 static void side_close(struct side *s)
 {
-        if (s->pfd >= 0)
+        if (s->pfd >= 0 && !s->cached)
                 close(s->pfd);
         s->pfd = -1;
+        s->cached = false;
+}
+
+/* ---- the target directory cache ---- */
+
+/*
+ * Jobs in one directory (a tar extraction, a drain) would each walk the
+ * path to it.  A worker keeps the directories it opened lately, for at most
+ * a second and only while nothing was renamed or removed on the target
+ * (ns_gen): the planner never runs a job beside a rename of its parents, so
+ * an entry is never used across one.
+ */
+#define DIRCACHE_TTL_NS 1000000000ull
+
+static uint64_t mono_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void namespace_changed(struct apply_ctx *ctx)
+{
+        if (ctx->ns_gen)
+                atomic_fetch_add(ctx->ns_gen, 1);
+}
+
+static void dircache_drop(struct dircache_entry *e)
+{
+        if (e->path) {
+                close(e->fd);
+                free(e->path);
+                e->path = NULL;
+        }
+}
+
+void apply_ctx_release(struct apply_ctx *ctx)
+{
+        for (unsigned i = 0; i < DIRCACHE_SIZE; i++)
+                dircache_drop(&ctx->dircache[i]);
+}
+
+/* side_open() on the target, through the cache. */
+static int target_open(struct apply_ctx *ctx, const char *path, bool create, struct side *s, bool *created)
+{
+        const char *name = tree_basename(path);
+        size_t plen = name > path ? (size_t)(name - path - 1) : 0;
+        uint64_t gen = ctx->ns_gen ? atomic_load(ctx->ns_gen) : 0, now;
+        struct dircache_entry *e;
+        bool made = false;
+        int r, fd;
+
+        if (created)
+                *created = false;
+        if (!*path || name == path || !ctx->ns_gen)
+                return side_open(ctx->target_fd, path, create, ctx->source_fd, s, created);
+        now = mono_ns();
+        for (unsigned i = 0; i < DIRCACHE_SIZE; i++) {
+                e = &ctx->dircache[i];
+                if (!e->path)
+                        continue;
+                if (e->gen != gen || now - e->born_ns > DIRCACHE_TTL_NS) {
+                        dircache_drop(e);
+                        continue;
+                }
+                if (strlen(e->path) == plen && memcmp(e->path, path, plen) == 0) {
+                        *s = (struct side) { .pfd = e->fd, .name = name, .cached = true };
+                        return 0;
+                }
+        }
+        r = tree_open_parent(ctx->target_fd, path, create, ctx->source_fd, &s->name, &fd, &made);
+        if (r < 0)
+                return r;
+        if (made) {
+                namespace_changed(ctx);         /* it may have replaced something */
+                gen = atomic_load(ctx->ns_gen);
+        }
+        if (created)
+                *created = made;
+        *s = (struct side) { .pfd = fd, .name = name, .cached = true };
+        e = &ctx->dircache[ctx->dircache_next++ % DIRCACHE_SIZE];
+        dircache_drop(e);
+        e->path = strndup(path, plen);
+        if (!e->path) {
+                s->cached = false;              /* not kept: closed after use */
+                return 0;
+        }
+        e->fd = fd;
+        e->gen = gen;
+        e->born_ns = now;
+        return 0;
 }
 
 /* "/proc/self/fd/PARENT/NAME": a path the l*xattr() calls take without following NAME. */
@@ -93,6 +187,11 @@ static int xattr_names(const char *path, int fd, char **ret, ssize_t *ret_len)
                         return 0;
                 }
                 return -errno;
+        }
+        if (n == 0) {
+                *ret = NULL;
+                *ret_len = 0;
+                return 0;
         }
         buf = malloc((size_t)n + 1);
         if (!buf)
@@ -129,8 +228,8 @@ static int sync_xattrs(const char *spath, int sfd, const char *dpath, int dfd, b
         r = xattr_names(spath, sfd, &snames, &slen);
         if (r == 0 && !fresh)
                 r = xattr_names(dpath, dfd, &dnames, &dlen);
-        if (r < 0)
-                goto out;
+        if (r < 0 || (slen == 0 && dlen == 0))
+                goto out;       /* none on either side: the common case */
         sval = malloc(XATTR_LIST_MAX_BYTES);
         dval = malloc(XATTR_LIST_MAX_BYTES);
         if (!sval || !dval) {
@@ -222,14 +321,25 @@ static int sync_attrs(const struct side *s, const struct side *t, const struct s
         return 0;
 }
 
-/* Attributes of a new file (open descriptor), all of them. */
-static int set_attrs_fd(int fd, int sfd, const struct stat *sst, struct job_result *res)
+/*
+ * Attributes of a new file (open descriptor), all of them.  It was created
+ * with @made_mode by this process: owner and mode are set only if that is
+ * not already what the source has.
+ */
+static int set_attrs_fd(const struct apply_ctx *ctx, int fd, int sfd, const struct stat *sst, mode_t made_mode,
+                        struct job_result *res)
 {
         struct timespec ts[2] = { sst->st_atim, sst->st_mtim };
+        bool chown_needed = sst->st_uid != ctx->euid || sst->st_gid != ctx->egid;
         int r;
 
-        if (fchown(fd, sst->st_uid, sst->st_gid) < 0 || fchmod(fd, sst->st_mode & 07777) < 0) {
+        if (chown_needed && fchown(fd, sst->st_uid, sst->st_gid) < 0) {
                 res->what = "chown";
+                return -errno;
+        }
+        /* after chown, which drops setuid and setgid */
+        if ((chown_needed || made_mode != (sst->st_mode & 07777)) && fchmod(fd, sst->st_mode & 07777) < 0) {
+                res->what = "chmod";
                 return -errno;
         }
         r = sync_xattrs(NULL, sfd, NULL, fd, true);
@@ -246,16 +356,16 @@ static int set_attrs_fd(int fd, int sfd, const struct stat *sst, struct job_resu
 
 static void tmp_name(struct apply_ctx *ctx, char *buf, size_t size)
 {
-        snprintf(buf, size, ".mirrorfs.tmp.%d.%u.%llu", (int)getpid(), ctx->worker,
+        snprintf(buf, size, ".mirrorfs.tmp.%d.%u.%llu", ctx->pid, ctx->worker,
                  (unsigned long long)++ctx->tmp_counter);
 }
 
 /* ---- contents ---- */
 
 /* An unnamed file in the target directory, or a named temporary one. */
-static int open_temp(struct apply_ctx *ctx, const struct side *t, char *tmp, size_t size, bool *named)
+static int open_temp(struct apply_ctx *ctx, const struct side *t, mode_t mode, char *tmp, size_t size, bool *named)
 {
-        int fd = openat(t->pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        int fd = openat(t->pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 
         *named = false;
         if (fd >= 0)
@@ -263,7 +373,7 @@ static int open_temp(struct apply_ctx *ctx, const struct side *t, char *tmp, siz
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
                 return -errno;
         tmp_name(ctx, tmp, size);
-        fd = openat(t->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = openat(t->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
         *named = true;
@@ -271,12 +381,17 @@ static int open_temp(struct apply_ctx *ctx, const struct side *t, char *tmp, siz
 }
 
 /* Give the finished temporary file its name. */
-static int publish(struct apply_ctx *ctx, const struct side *t, int fd, char *tmp, size_t size, bool named)
+static int publish(struct apply_ctx *ctx, const struct side *t, int fd, char *tmp, size_t size, bool named,
+                   bool exists)
 {
         char proc[64];
 
         if (!named) {
                 snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                /* A new name: linking the finished file there is atomic
+                 * already (and fails if the name was taken meanwhile). */
+                if (!exists && linkat(AT_FDCWD, proc, t->pfd, t->name, AT_SYMLINK_FOLLOW) == 0)
+                        return 0;
                 tmp_name(ctx, tmp, size);
                 if (linkat(AT_FDCWD, proc, t->pfd, tmp, AT_SYMLINK_FOLLOW) < 0)
                         return -errno;
@@ -312,7 +427,8 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
         }
         /* A file that changes while it is copied is copied again. */
         for (int attempt = 0; attempt < 3; attempt++) {
-                bool named = false, inplace;
+                bool named = false, inplace, sparse;
+                mode_t made_mode = 0;
                 int64_t n;
 
                 if (fstat(in, &a) < 0) {
@@ -332,7 +448,8 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                                 break;
                         }
                 } else {
-                        out = open_temp(ctx, t, tmp, sizeof(tmp), &named);
+                        made_mode = a.st_mode & 0777 & ~ctx->umask;
+                        out = open_temp(ctx, t, a.st_mode & 0777, tmp, sizeof(tmp), &named);
                         if (out < 0) {
                                 r = out;
                                 out = -1;
@@ -340,11 +457,13 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                                 break;
                         }
                 }
-                n = ctx->copy_ops->copy(ctx->copier, in, out, (uint64_t)a.st_size);
+                /* holes only where the source has fewer blocks than bytes */
+                sparse = (uint64_t)a.st_blocks * 512 < (uint64_t)a.st_size;
+                n = ctx->copy_ops->copy(ctx->copier, in, out, (uint64_t)a.st_size, sparse);
                 if (n < 0) {
                         r = (int)n;
                         res->what = "copy";
-                } else if (ftruncate(out, a.st_size) < 0) {
+                } else if (n != a.st_size && ftruncate(out, a.st_size) < 0) {
                         r = -errno;
                         res->what = "truncate";
                 } else if (fstat(in, &b) < 0) {
@@ -353,9 +472,9 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                         r = -EAGAIN;
                         res->what = "copy (source kept changing)";
                 } else {
-                        r = set_attrs_fd(out, in, &a, res);
+                        r = set_attrs_fd(ctx, out, in, &a, inplace ? (tst->st_mode & 07777) : made_mode, res);
                         if (r == 0 && !inplace) {
-                                r = publish(ctx, t, out, tmp, sizeof(tmp), named);
+                                r = publish(ctx, t, out, tmp, sizeof(tmp), named, texists);
                                 if (r < 0)
                                         res->what = "rename into place";
                                 else
@@ -473,6 +592,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_resu
                                 continue;
                         if (sd && fstatat(dirfd(sd), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                                 continue;
+                        namespace_changed(ctx);
                         r = tree_remove(dirfd(td), de->d_name);
                 }
         }
@@ -506,9 +626,10 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
                 r = 0;
                 if (!(flags & JOB_REMOVED) || !*path)
                         goto out;
-                if (side_open(ctx->target_fd, path, false, -1, &t, NULL) < 0)
+                if (target_open(ctx, path, false, &t, NULL) < 0)
                         goto out;       /* no parent: nothing to remove */
                 if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
+                        namespace_changed(ctx);
                         r = tree_remove(t.pfd, t.name);
                         if (r < 0)
                                 res->what = "remove";
@@ -529,7 +650,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
                         goto out;
                 }
         }
-        r = side_open(ctx->target_fd, path, true, ctx->source_fd, &t, &created);
+        r = target_open(ctx, path, true, &t, &created);
         if (r < 0) {
                 res->what = "target directory";
                 goto out;
@@ -538,6 +659,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
         if (texists && (tst.st_mode & S_IFMT) != (sst.st_mode & S_IFMT)) {
+                namespace_changed(ctx);
                 r = tree_remove(t.pfd, t.name);
                 if (r < 0) {
                         res->what = "remove";
@@ -608,6 +730,7 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
         bool created;
         int r;
 
+        namespace_changed(ctx);
         r = side_open(ctx->target_fd, j->path, false, -1, &a, NULL);
         if (r == 0 && fstatat(a.pfd, a.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 r = -errno;

@@ -27,8 +27,8 @@
 
 #include "copy.h"
 
-#define NBUF 8
-#define BUFSZ (256u << 10)
+#define NBUF 4
+#define BUFSZ (1u << 20)
 
 struct copier {
         struct io_uring ring;
@@ -255,10 +255,10 @@ static int uring_range(void *arg, uint64_t off, uint64_t end)
         return 0;
 }
 
-static int64_t uring_copy(struct copier *c, int in, int out, uint64_t size)
+static int64_t uring_copy(struct copier *c, int in, int out, uint64_t size, bool sparse)
 {
         struct uring_arg a = { c, in, out, 0 };
-        int r = copy_extents(in, size, uring_range, &a);
+        int r = copy_extents(in, size, sparse, uring_range, &a);
 
         return r < 0 ? r : (int64_t)a.total;
 }

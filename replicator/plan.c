@@ -852,6 +852,11 @@ void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint
         *retrying = p->retry.count;
 }
 
+bool plan_empty(const struct plan *p)
+{
+        return !p->queued.count && !p->held.count && !p->running.count && !p->retry.count && !p->barriers.count;
+}
+
 void plan_hurry(struct plan *p)
 {
         struct job *j;

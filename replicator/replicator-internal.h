@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "copy.h"
@@ -107,6 +108,8 @@ uint64_t plan_oldest_ns(const struct plan *p);
 void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying);
 /* Everything pending may go now (drain, stop): settle and holds end. */
 void plan_hurry(struct plan *p);
+/* Nothing pending at all (O(1)). */
+bool plan_empty(const struct plan *p);
 struct job *plan_job_free(struct job *j);
 
 /* ---- tree.c ---- */
@@ -127,13 +130,34 @@ const char *tree_basename(const char *path);
 
 /* ---- apply.c ---- */
 
+/* Target directories a worker opened lately (see apply.c). */
+#define DIRCACHE_SIZE 32
+
+struct dircache_entry {
+        char *path;
+        int fd;
+        uint64_t gen;                   /* the namespace generation it is valid for */
+        uint64_t born_ns;
+};
+
 struct apply_ctx {
         int source_fd, target_fd;
         const struct copier_ops *copy_ops;
         struct copier *copier;
         uint64_t tmp_counter;           /* names of temporary files */
         unsigned worker;
+        int pid;
+        uid_t euid;
+        gid_t egid;
+        mode_t umask;
+        /* Bumped by every job that renames or removes on the target (shared
+         * by the workers): cached directories from before are dropped. */
+        _Atomic uint64_t *ns_gen;
+        struct dircache_entry dircache[DIRCACHE_SIZE];
+        unsigned dircache_next;
 };
+
+void apply_ctx_release(struct apply_ctx *ctx);
 
 /* Carry out @j against the trees; fills *res. */
 void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *res);

@@ -71,6 +71,9 @@ struct replicator {
         struct worker workers[MAX_WORKERS];
         const struct copier_ops *copy_ops;
 
+        _Atomic uint64_t ns_gen;        /* see apply_ctx */
+        mode_t umask;
+
         /* the target's identity, to notice it unmounted (or replaced) */
         dev_t target_dev;
         ino_t target_ino;
@@ -226,9 +229,10 @@ static void *worker_main(void *arg)
                 pthread_mutex_lock(&r->lock);
                 r->stats.running--;
                 job_finished(r, j, &res);
-                /* It may unblock others, and it may be what a sync waits for. */
+                /* It may unblock others, and it may be what a sync (or the
+                 * end of a --once run) waits for. */
                 pthread_cond_broadcast(&r->work);
-                if (r->sync_waiters)
+                if (r->sync_waiters || (r->reading_done && plan_empty(r->plan)))
                         wake_reader(r);
         }
         r->active--;
@@ -255,7 +259,8 @@ static int worker_spawn(struct replicator *r, unsigned i)
                 w->index = i;
                 w->ctx = (struct apply_ctx) {
                         .source_fd = r->opt.source_fd, .target_fd = r->opt.target_fd,
-                        .copy_ops = r->copy_ops, .worker = i,
+                        .copy_ops = r->copy_ops, .worker = i, .pid = (int)getpid(),
+                        .euid = geteuid(), .egid = getegid(), .umask = r->umask, .ns_gen = &r->ns_gen,
                 };
                 e = r->copy_ops->new(&w->ctx.copier);
                 if (e < 0)
@@ -532,6 +537,10 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
                         r->copy_ops->free(probe);
         }
         r->stats.backend = r->copy_ops == &copier_plain ? REPLICATOR_PLAIN : REPLICATOR_URING;
+        /* The process's umask, read back (the daemons set it before any
+         * thread starts; files are created with exact modes). */
+        r->umask = umask(0);
+        umask(r->umask);
         if (r->opt.target_path) {
                 struct stat st;
 
@@ -700,6 +709,7 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
                         pthread_join(r->workers[i].tid, NULL);
                 if (r->workers[i].ctx.copier)
                         r->copy_ops->free(r->workers[i].ctx.copier);
+                apply_ctx_release(&r->workers[i].ctx);
         }
         plan_free(r->plan);
         if (r->wake_fd >= 0)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
                    "  --drain-timeout S    on SIGTERM, finish journaled work for S seconds (default 30)\n"
                    "  --retention DURATION keep trimmed journal segments compressed this long (default: delete)\n"
                    "  --socket PATH        status and control socket (mirrorfsctl)\n"
+                   "  --sync-interval MS   sync the target and store the cursor this often (default 500)\n"
+                   "  --settle MS          wait this long after a file's last change before copying (default 20)\n"
                    "  -q, --quiet          no messages but errors\n"
                    "  -h, --help, --version\n");
 }
@@ -64,7 +67,7 @@ static int open_dir(const char *what, const char *path)
 }
 
 enum { OPT_JOURNAL = 256, OPT_SOURCE, OPT_TARGET, OPT_ONCE, OPT_WORKERS, OPT_CURSOR, OPT_BACKEND, OPT_DRAIN,
-       OPT_RETENTION, OPT_SOCKET, OPT_VERSION };
+       OPT_RETENTION, OPT_SOCKET, OPT_VERSION, OPT_SYNC_INTERVAL, OPT_SETTLE };
 
 int main(int argc, char **argv)
 {
@@ -79,6 +82,8 @@ int main(int argc, char **argv)
                 { "drain-timeout", required_argument, NULL, OPT_DRAIN },
                 { "retention", required_argument, NULL, OPT_RETENTION },
                 { "socket", required_argument, NULL, OPT_SOCKET },
+                { "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
+                { "settle", required_argument, NULL, OPT_SETTLE },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -131,6 +136,20 @@ int main(int argc, char **argv)
                         break;
                 case OPT_SOCKET:
                         break;          /* the control socket comes with mirrorfsctl */
+                case OPT_SYNC_INTERVAL:
+                        if (parse_u64_range(optarg, 1, 3600000, &n) < 0) {
+                                fprintf(stderr, PROG ": --sync-interval: '%s' is not 1..3600000 ms\n", optarg);
+                                return 2;
+                        }
+                        o.durable_ms = (uint32_t)n;
+                        break;
+                case OPT_SETTLE:
+                        if (parse_u64_range(optarg, 1, 60000, &n) < 0) {
+                                fprintf(stderr, PROG ": --settle: '%s' is not 1..60000 ms\n", optarg);
+                                return 2;
+                        }
+                        o.settle_ms = (uint32_t)n;
+                        break;
                 case 'q': quiet = true; break;
                 case 'h': usage(stdout); return 0;
                 case OPT_VERSION: printf(PROG " %s\n", MIRRORFS_VERSION); return 0;
@@ -163,6 +182,8 @@ int main(int argc, char **argv)
                 }
         }
         o.target_path = target;
+        /* Modes come from the source as they are. */
+        umask(0);
         o.on_event = on_event;
         o.userdata = &quiet;
         /* Signals are taken by sigwait() below, not by handlers. */
