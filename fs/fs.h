@@ -37,6 +37,7 @@ struct fs_options {
         char *target;                   /* target=DIR */
         char *journal;                  /* journal=DIR */
         char *socket;                   /* socket=PATH */
+        char *socket_group;             /* socket_group=GROUP */
         bool replicate;                 /* replicate=on|off */
         enum journal_durability durability;
         uint64_t commit_interval_ms;
@@ -117,8 +118,19 @@ struct fs_stats {
         atomic_uint_fast64_t fd_cache_hits;
 };
 
+/* The directories, resolved (absolute) before anything starts. */
+struct fs_paths {
+        char *source, *mountpoint, *target, *journal;
+};
+
+struct ctl_server;
+
 struct fs {
         struct fs_options opt;
+        struct fs_paths paths;
+        struct ctl_server *ctl;         /* the status and control socket */
+        char socket_path[108];
+        char last_error_path[256];      /* status: written by the socket's thread only */
         int source_fd;                  /* the source root, opened before mounting */
         char *source_real;              /* its absolute path */
         int journal_fd;
@@ -194,6 +206,12 @@ uint64_t fs_record2(struct fs *fs, struct journal_record *rec, struct fs_inode *
 /* Make every record so far durable (an application asked for durability). */
 void fs_record_commit(struct fs *fs);
 void fs_record_from_stat(struct journal_record *rec, const struct stat *st);
+
+/* ---- status.c ---- */
+
+/* Open the status and control socket (-o socket=, default under /run/mirrorfs). */
+int fs_status_start(struct fs *fs, char *err, size_t errlen);
+void fs_status_stop(struct fs *fs);
 
 /* ---- creds.c ---- */
 

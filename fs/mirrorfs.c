@@ -97,11 +97,7 @@ static char *future_dir(const char *what, const char *path, char *err)
         return out;
 }
 
-struct paths {
-        char *source, *mountpoint, *target, *journal;
-};
-
-static void paths_free(struct paths *p)
+static void paths_free(struct fs_paths *p)
 {
         free(p->source);
         free(p->mountpoint);
@@ -110,7 +106,7 @@ static void paths_free(struct paths *p)
 }
 
 /* Resolve and check every directory before anything is started. */
-static int check_paths(const struct fs_options *o, struct paths *p, char *err)
+static int check_paths(const struct fs_options *o, struct fs_paths *p, char *err)
 {
         if (!(p->source = existing_dir("source", o->source, err)))
                 return -1;
@@ -162,7 +158,7 @@ static void replicator_event(void *userdata, const struct replicator_event *ev)
                  ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
 }
 
-static int start(struct fs *fs, struct fuse_args *args, const struct paths *p, char *err)
+static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p, char *err)
 {
         struct journal_options jo = {
                 .durability = fs->opt.durability,
@@ -242,6 +238,8 @@ static int start(struct fs *fs, struct fuse_args *args, const struct paths *p, c
                         return -1;
                 }
         }
+        if (fs_status_start(fs, err, ERRLEN) < 0)
+                return -1;
         mount.path = p->source;
         mount.path2 = p->mountpoint;
         r = journal_append(fs->journal, &mount, NULL);
@@ -345,11 +343,13 @@ static void stop(struct fs *fs)
                 if (fs->journal && journal_append(fs->journal, &unmount, NULL) < 0)
                         fuse_log(FUSE_LOG_ERR, "mirrorfs: cannot write the unmount record\n");
         }
-        if (fs->replicator) {
-                /* Finish what is journaled, within the bound; the rest
-                 * waits in the journal for the next start. */
-                fs->replicator = replicator_stop(fs->replicator, (int)(fs->opt.drain_timeout * 1000));
-        }
+        /* Finish what is journaled, within the bound (the status socket
+         * shows the drain); the rest waits in the journal for the next
+         * start. */
+        if (fs->replicator && fs->opt.drain_timeout)
+                (void)replicator_sync(fs->replicator, 0, (int)(fs->opt.drain_timeout * 1000));
+        fs_status_stop(fs);
+        fs->replicator = replicator_stop(fs->replicator, 0);
         fs->journal = journal_close(fs->journal);
         fs_inodes_free(fs);
         if (fs->target_fd > 0)
@@ -364,7 +364,6 @@ static void stop(struct fs *fs)
 int main(int argc, char **argv)
 {
         struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-        struct paths paths = { 0 };
         char err[ERRLEN];
         struct fs *fs;
         int ready = -1, r;
@@ -388,9 +387,9 @@ int main(int argc, char **argv)
                 printf("mirrorfs %s (libfuse %s)\n", MIRRORFS_VERSION, fuse_pkgversion());
                 return 0;
         }
-        if (check_paths(&fs->opt, &paths, err) < 0) {
+        if (check_paths(&fs->opt, &fs->paths, err) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);
-                paths_free(&paths);
+                paths_free(&fs->paths);
                 return 1;
         }
         /* Modes arrive from the kernel with the caller's umask applied. */
@@ -405,7 +404,7 @@ int main(int argc, char **argv)
         }
         if (!fs->opt.foreground)
                 ready = daemon_fork();
-        if (start(fs, &args, &paths, err) < 0) {
+        if (start(fs, &args, &fs->paths, err) < 0) {
                 report(ready, err);
                 stop(fs);
                 return 1;
@@ -414,11 +413,11 @@ int main(int argc, char **argv)
                 (void)!chdir("/");
                 detach(ready);
         }
-        fuse_log(FUSE_LOG_INFO, "mirrorfs: serving '%s' at '%s', journal '%s'%s\n", paths.source, paths.mountpoint,
-                 paths.journal, fs->passthrough ? ", kernel passthrough" : "");
+        fuse_log(FUSE_LOG_INFO, "mirrorfs: serving '%s' at '%s', journal '%s'%s\n", fs->paths.source,
+                 fs->paths.mountpoint, fs->paths.journal, fs->passthrough ? ", kernel passthrough" : "");
         r = serve(fs);
         stop(fs);
-        paths_free(&paths);
+        paths_free(&fs->paths);
         fs_options_free(&fs->opt);
         fuse_opt_free_args(&args);
         free(fs);

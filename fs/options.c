@@ -24,13 +24,14 @@ enum {
         KEY_TARGET, KEY_JOURNAL, KEY_SOCKET, KEY_REPLICATE, KEY_DURABILITY, KEY_COMMIT_INTERVAL,
         KEY_SEGMENT_SIZE, KEY_PASSTHROUGH, KEY_TIMEOUT, KEY_DIRCACHE, KEY_THREADS, KEY_CLONE_FD,
         KEY_NOFLUSH, KEY_WRITEBACK, KEY_READDIRPLUS, KEY_HELP, KEY_VERSION, KEY_FOREGROUND,
-        KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS,
+        KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS, KEY_SOCKET_GROUP,
 };
 
 static const struct fuse_opt opt_spec[] = {
         FUSE_OPT_KEY("target=", KEY_TARGET),
         FUSE_OPT_KEY("journal=", KEY_JOURNAL),
         FUSE_OPT_KEY("socket=", KEY_SOCKET),
+        FUSE_OPT_KEY("socket_group=", KEY_SOCKET_GROUP),
         FUSE_OPT_KEY("replicate=", KEY_REPLICATE),
         FUSE_OPT_KEY("durability=", KEY_DURABILITY),
         FUSE_OPT_KEY("commit_interval_ms=", KEY_COMMIT_INTERVAL),
@@ -133,6 +134,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
         case KEY_SOCKET:
                 return *v && strlen(v) < 108 && set_string(&o->socket, v) == 0
                        ? 0 : bad(s, arg, "a socket path of at most 107 bytes");
+        case KEY_SOCKET_GROUP:
+                return *v && set_string(&o->socket_group, v) == 0 ? 0 : bad(s, arg, "a group name or number");
         case KEY_REPLICATE:
                 return parse_bool(v, &o->replicate) == 0 ? 0 : bad(s, arg, "on or off");
         case KEY_DURABILITY:
@@ -284,6 +287,7 @@ void fs_options_free(struct fs_options *o)
         free(o->target);
         free(o->journal);
         free(o->socket);
+        free(o->socket_group);
         memset(o, 0, sizeof(*o));
 }
 
@@ -298,7 +302,9 @@ void fs_options_usage(void)
                "  journal=DIR             the journal directory (required; not inside SOURCE)\n"
                "  target=DIR              the mirror (required with replicate=on; not inside SOURCE)\n"
                "  replicate=on|off        run the replicator in the daemon (default on)\n"
-               "  socket=PATH             the status and control socket\n"
+               "  socket=PATH             the status and control socket (mirrorfsctl);\n"
+               "                          default /run/mirrorfs/MOUNTPOINT.sock\n"
+               "  socket_group=GROUP      may pause, resume, sync (default: root only)\n"
                "  durability=strict|batch|none\n"
                "                          when journal records are made durable (default batch)\n"
                "  commit_interval_ms=N    batch: group commit interval, 1..60000 (default 10)\n"

@@ -252,3 +252,54 @@ struct journal_trim_stats {
  * call from any process while the writer and readers run.
  */
 int journal_trim(int dirfd, uint64_t retention_s, struct journal_trim_stats *ret);
+
+/* ---- the applied log (docs/journal-format.md, "The applied log") ---- */
+
+/*
+ * A replicator's record of when changes reached the target: one entry per
+ * job that stood for new contents or a new entry.  The latency report is
+ * computed from it.  One writer per cursor name.
+ */
+struct journal_applied {
+        uint64_t seq;                   /* the oldest record the job stood for */
+        uint64_t record_ns;             /* that record's time */
+        uint64_t applied_ns;            /* when the target had it (wall clock) */
+        uint32_t flags;                 /* JOURNAL_APPLIED_* */
+};
+
+enum { JOURNAL_APPLIED_COPIED = 1 << 0 };
+
+struct journal_applied_log;
+
+int journal_applied_open(int dirfd, const char *cursor, struct journal_applied_log **ret);
+/* Buffered; thread-safe. */
+int journal_applied_add(struct journal_applied_log *l, const struct journal_applied *a);
+/* Write what is buffered and fdatasync it. */
+int journal_applied_flush(struct journal_applied_log *l);
+struct journal_applied_log *journal_applied_close(struct journal_applied_log *l);
+/* Every valid entry of @cursor's log (the old file first), to @fn; stops at a
+ * negative return of @fn. */
+int journal_applied_read(int dirfd, const char *cursor,
+                         int (*fn)(void *userdata, const struct journal_applied *a), void *userdata);
+
+/* ---- dead letters (docs/replicator.md) ---- */
+
+/* A change a replicator set aside for good. */
+struct journal_dead_letter {
+        uint64_t time_ns;               /* when */
+        uint64_t seq;                   /* the record */
+        int error;                      /* -errno */
+        const char *what;               /* the step that failed */
+        const char *path, *path2;       /* path2 may be "" */
+};
+
+/* Append one to deadletters.CURSOR, durably. */
+int journal_dead_letter_append(int dirfd, const char *cursor, const struct journal_dead_letter *d);
+/* Each dead letter of @cursor to @fn (strings valid during the call). */
+int journal_dead_letters_read(int dirfd, const char *cursor,
+                              int (*fn)(void *userdata, const struct journal_dead_letter *d), void *userdata);
+/* Like journal_dead_letters_read(), then set the file aside
+ * (deadletters.CURSOR.retried): for a retry.  The count in *ret_count. */
+int journal_dead_letters_take(int dirfd, const char *cursor,
+                              int (*fn)(void *userdata, const struct journal_dead_letter *d), void *userdata,
+                              uint64_t *ret_count);

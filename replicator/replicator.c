@@ -70,6 +70,7 @@ struct replicator {
         bool reader_started;
         struct worker workers[MAX_WORKERS];
         const struct copier_ops *copy_ops;
+        struct journal_applied_log *applied;    /* when changes reached the target */
 
         _Atomic uint64_t ns_gen;        /* see apply_ctx */
         mode_t umask;
@@ -119,30 +120,18 @@ static void wake_reader(struct replicator *r)
 
 /* ---- dead letters ---- */
 
-/*
- * Set a record aside for good: one line per dead letter in
- * deadletters.CURSOR in the journal directory (docs/replicator.md).
- * Lock not held.
- */
+/* Set a record aside for good (deadletters.CURSOR).  Lock not held. */
 static void dead_letter(struct replicator *r, const char *path, const char *path2, int error, const char *what,
                         uint64_t seq)
 {
-        char name[96], line[8192];
-        int fd, n;
+        struct journal_dead_letter d = {
+                .time_ns = wall_ns(), .seq = seq, .error = error, .what = what, .path = path, .path2 = path2,
+        };
+        int e = journal_dead_letter_append(r->opt.journal_fd, r->cursor, &d);
 
-        snprintf(name, sizeof(name), "deadletters.%s", r->cursor);
-        n = snprintf(line, sizeof(line), "%" PRIu64 "\t%" PRIu64 "\t%d\t%s\t%s%s%s\n", wall_ns(), seq, -error,
-                     what ? what : "", path, path2 ? "\t" : "", path2 ? path2 : "");
-        fd = openat(r->opt.journal_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (fd >= 0) {
-                if (n > 0 && write(fd, line, (size_t)n) == n && fdatasync(fd) == 0) {
-                        close(fd);
-                        return;
-                }
-                close(fd);
-        }
         /* Not recorded on disk: say so loudly, it must not vanish. */
-        event(r, REPLICATOR_EVENT_ERROR, path, -errno, "cannot record dead letter", seq);
+        if (e < 0)
+                event(r, REPLICATOR_EVENT_ERROR, path, e, "cannot record dead letter", seq);
 }
 
 /* ---- workers ---- */
@@ -164,6 +153,14 @@ static void job_finished(struct replicator *r, struct job *j, struct job_result 
                 if (res->copied) {
                         r->stats.files_copied++;
                         r->stats.bytes_copied += res->bytes;
+                }
+                if (r->applied && j->kind == JOB_SYNC && (j->flags & JOB_DATA) && !res->nothing) {
+                        struct journal_applied a = {
+                                .seq = j->first_seq, .record_ns = j->oldest_ns, .applied_ns = wall_ns(),
+                                .flags = res->copied ? JOURNAL_APPLIED_COPIED : 0,
+                        };
+
+                        (void)journal_applied_add(r->applied, &a);      /* the report only */
                 }
                 if (j->kind == JOB_RENAME || j->kind == JOB_EXCHANGE)
                         r->stats.renames += !res->fallback;
@@ -336,6 +333,8 @@ static void make_durable(struct replicator *r)
         /* One sync for everything applied since the last: the data of the
          * copied files, the renames, the directories. */
         e = syncfs(r->opt.target_fd) < 0 ? -errno : 0;
+        if (e == 0 && r->applied)
+                (void)journal_applied_flush(r->applied);        /* the report's record; not the mirror's */
         if (e == 0)
                 e = journal_cursor_store(r->opt.journal_fd, r->cursor, applied);
         pthread_mutex_lock(&r->lock);
@@ -395,6 +394,8 @@ static void *reader_main(void *arg)
                                 char *p = strndup(rec.path, 4096), *p2 = rec.path2_len ? strndup(rec.path2, 4096) : NULL;
 
                                 r->stats.dead_letters++;
+                                if (rec.seq > r->dead_seq_max)
+                                        r->dead_seq_max = rec.seq;
                                 pthread_mutex_unlock(&r->lock);
                                 dead_letter(r, p ? p : "?", p2, -EINVAL, "invalid path", rec.seq);
                                 event(r, REPLICATOR_EVENT_DEAD_LETTER, p, -EINVAL, "invalid path", rec.seq);
@@ -527,6 +528,8 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         e = plan_new(&pc, &r->plan);
         if (e < 0)
                 goto fail;
+        if (journal_applied_open(opt->journal_fd, r->cursor, &r->applied) < 0)
+                r->applied = NULL;      /* no latency report, the mirror goes on */
         r->copy_ops = opt->backend == REPLICATOR_PLAIN ? &copier_plain : &copier_uring;
         {
                 struct copier *probe;
@@ -677,6 +680,59 @@ int replicator_set_workers(struct replicator *r, unsigned n)
         return e;
 }
 
+struct retry_ctx {
+        struct replicator *r;
+        uint64_t seq;
+        int error;
+};
+
+/* Lock held: plan a dead letter again, as "this path may have changed in any way". */
+static int requeue(void *userdata, const struct journal_dead_letter *d)
+{
+        struct retry_ctx *c = userdata;
+        struct journal_record rec = {
+                .type = JOURNAL_CLOSE_WRITE, .seq = c->seq, .time_ns = d->time_ns,
+                .path = d->path, .path_len = (uint16_t)strlen(d->path),
+        };
+
+        if (replicator_path_valid(d->path, strlen(d->path)) < 0)
+                return 0;       /* invalid for good: it stays a dead letter only in history */
+        rec.type = JOURNAL_UNLINK;      /* removal too, if the source has none now */
+        if (plan_add(c->r->plan, &rec, mono_ns()) < 0)
+                c->error = -ENOMEM;
+        rec.type = JOURNAL_CLOSE_WRITE;
+        if (plan_add(c->r->plan, &rec, mono_ns()) < 0)
+                c->error = -ENOMEM;
+        if (d->path2 && *d->path2 && replicator_path_valid(d->path2, strlen(d->path2)) == 0) {
+                rec.path = d->path2;
+                rec.path_len = (uint16_t)strlen(d->path2);
+                (void)plan_add(c->r->plan, &rec, mono_ns());
+        }
+        return 0;
+}
+
+int replicator_retry(struct replicator *r, uint64_t *ret_count)
+{
+        struct retry_ctx c = { .r = r };
+        uint64_t n = 0;
+        int e;
+
+        pthread_mutex_lock(&r->lock);
+        /* They stand for records the cursor passed: hold it at the journal's
+         * head until they are done. */
+        c.seq = r->read_seq;
+        e = journal_dead_letters_take(r->opt.journal_fd, r->cursor, requeue, &c, &n);
+        if (e == 0 && n) {
+                r->stats.dead_letters = n > r->stats.dead_letters ? 0 : r->stats.dead_letters - n;
+                r->dead_seq_max = 0;
+                pthread_cond_broadcast(&r->work);
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (e == 0 && ret_count)
+                *ret_count = n;
+        return e < 0 ? e : c.error;
+}
+
 void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
 {
         pthread_mutex_lock(&r->lock);
@@ -712,6 +768,7 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
                 apply_ctx_release(&r->workers[i].ctx);
         }
         plan_free(r->plan);
+        journal_applied_close(r->applied);
         if (r->wake_fd >= 0)
                 close(r->wake_fd);
         pthread_cond_destroy(&r->work);

@@ -108,6 +108,8 @@ void replicator_pause(struct replicator *r);
 void replicator_resume(struct replicator *r);
 int replicator_set_workers(struct replicator *r, unsigned workers);
 void replicator_get_stats(struct replicator *r, struct replicator_stats *ret);
+/* Put the dead letters back in the queue; *ret_count: how many. */
+int replicator_retry(struct replicator *r, uint64_t *ret_count);
 
 /* Stop, after finishing what is journaled for at most @drain_ms (0: at
  * once).  What is not applied stays in the journal.  NULL-safe. */

@@ -17,6 +17,8 @@ int cmd_stat(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_trim(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_dead_letters(int argc, char **argv);
 
 /* Open the journal directory @path (O_DIRECTORY); prints the error. */
 int open_journal_dir(const char *path);

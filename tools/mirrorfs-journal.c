@@ -25,6 +25,8 @@ static const struct {
         { "stat", cmd_stat, "stat DIR                    counts by type, time span, rate, cursor lag" },
         { "check", cmd_check, "check DIR                   verify every byte; exit 1 listing each problem" },
         { "trim", cmd_trim, "trim DIR [--retention DURATION]   delete or archive what all cursors passed" },
+        { "report", cmd_report, "report DIR [--cursor NAME] [--since DURATION] [--by hour] [--json]   latency" },
+        { "dead-letters", cmd_dead_letters, "dead-letters DIR [--cursor NAME]   changes a replicator set aside" },
         { "bench", cmd_bench, "bench --dir DIR --records N --threads T --durability strict|batch|none" },
 };
 

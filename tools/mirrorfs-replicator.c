@@ -10,6 +10,7 @@
  * running (the mount) or not.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -21,6 +22,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
+#include "journal.h"
 #include "replicator.h"
 #include "strutil.h"
 
@@ -57,6 +60,90 @@ static void on_event(void *userdata, const struct replicator_event *ev)
                 ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
 }
 
+struct daemon {
+        struct replicator *r;
+        int journal_fd;
+        const char *source, *target, *journal;
+        char last_error_path[256];
+};
+
+static void status(void *userdata, struct ctl_status *st)
+{
+        struct daemon *d = userdata;
+        struct journal_segment_info *segs;
+        struct replicator_stats rs;
+        size_t n;
+
+        replicator_get_stats(d->r, &rs);
+        st->role = "replicator";
+        st->source = d->source;
+        st->target = d->target;
+        st->journal = d->journal;
+        st->replicating = true;
+        st->head_seq = rs.head_seq;
+        st->synced_seq = rs.head_seq;   /* as far as a reader can tell */
+        if (journal_list_segments(d->journal_fd, &segs, &n) == 0) {
+                st->journal_segments = n;
+                for (size_t i = 0; i < n; i++)
+                        st->journal_bytes += segs[i].file_bytes;
+                free(segs);
+        }
+        st->applied_seq = rs.applied_seq;
+        st->oldest_pending_ns = rs.oldest_pending_ns;
+        st->queued = rs.queued;
+        st->in_flight = rs.running;
+        st->workers = rs.workers;
+        st->files_copied = rs.files_copied;
+        st->bytes_copied = rs.bytes_copied;
+        st->renames = rs.renames;
+        st->links = rs.links;
+        st->retries = rs.retries;
+        st->waiting_retry = rs.waiting_retry;
+        st->dead_letters = rs.dead_letters;
+        st->events_lost = rs.events_lost;
+        st->last_error = rs.last_error;
+        st->paused = rs.paused;
+        st->target_lost = rs.target_lost;
+        snprintf(d->last_error_path, sizeof(d->last_error_path), "%s", rs.last_error_path);
+        st->last_error_path = d->last_error_path;
+}
+
+static int sync_op(void *userdata, int timeout_ms, uint64_t *ret_seq)
+{
+        struct daemon *d = userdata;
+        struct replicator_stats rs;
+        int r = replicator_sync(d->r, 0, timeout_ms);
+
+        replicator_get_stats(d->r, &rs);
+        *ret_seq = rs.applied_seq;
+        return r;
+}
+
+static int pause_op(void *userdata, bool pause)
+{
+        struct daemon *d = userdata;
+
+        if (pause)
+                replicator_pause(d->r);
+        else
+                replicator_resume(d->r);
+        return 0;
+}
+
+static int workers_op(void *userdata, unsigned n)
+{
+        return replicator_set_workers(((struct daemon *)userdata)->r, n);
+}
+
+static int retry_op(void *userdata, uint64_t *ret_count)
+{
+        return replicator_retry(((struct daemon *)userdata)->r, ret_count);
+}
+
+static const struct ctl_ops ctl_ops = {
+        .status = status, .sync = sync_op, .pause = pause_op, .workers = workers_op, .retry = retry_op,
+};
+
 static int open_dir(const char *what, const char *path)
 {
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -90,7 +177,10 @@ int main(int argc, char **argv)
                 {},
         };
         struct replicator_options o = { .source_fd = -1, .target_fd = -1, .journal_fd = -1 };
-        const char *journal = NULL, *source = NULL, *target = NULL;
+        const char *journal = NULL, *source = NULL, *target = NULL, *socket_path = NULL;
+        struct ctl_server *ctl = NULL;
+        struct daemon d = { 0 };
+        char rs[PATH_MAX], rt[PATH_MAX], rj[PATH_MAX];
         uint64_t n, drain = 30;
         struct replicator *r = NULL;
         struct replicator_stats st;
@@ -135,7 +225,8 @@ int main(int argc, char **argv)
                         }
                         break;
                 case OPT_SOCKET:
-                        break;          /* the control socket comes with mirrorfsctl */
+                        socket_path = optarg;
+                        break;
                 case OPT_SYNC_INTERVAL:
                         if (parse_u64_range(optarg, 1, 3600000, &n) < 0) {
                                 fprintf(stderr, PROG ": --sync-interval: '%s' is not 1..3600000 ms\n", optarg);
@@ -198,6 +289,30 @@ int main(int argc, char **argv)
                         e == -EXDEV ? " (the cursor belongs to another journal)" : "");
                 goto out;
         }
+        d = (struct daemon) { .r = r, .journal_fd = o.journal_fd, .source = source, .target = target,
+                              .journal = journal };
+        {
+                /* absolute paths in the status; as given when they cannot be resolved */
+                if (realpath(source, rs))
+                        d.source = rs;
+                if (realpath(target, rt))
+                        d.target = rt;
+                if (realpath(journal, rj))
+                        d.journal = rj;
+        }
+        if (socket_path) {
+                struct ctl_server_options co = {
+                        .path = socket_path, .group = (gid_t)-1, .journal_fd = o.journal_fd,
+                        .cursor = o.cursor ? o.cursor : "replicator", .ops = &ctl_ops, .userdata = &d,
+                };
+
+                e = ctl_server_start(&co, &ctl);
+                if (e < 0) {
+                        fprintf(stderr, PROG ": cannot listen on '%s': %s\n", socket_path, strerror(-e));
+                        r = replicator_stop(r, 0);
+                        goto out;
+                }
+        }
         if (o.once) {
                 e = replicator_wait(r, -1);
                 replicator_get_stats(r, &st);
@@ -215,7 +330,10 @@ int main(int argc, char **argv)
                 sigwait(&sigs, &sig);
                 ret = 0;
         }
-        r = replicator_stop(r, o.once ? 0 : (int)(drain * 1000));
+        if (!o.once && drain)
+                (void)replicator_sync(r, 0, (int)(drain * 1000));
+        ctl = ctl_server_stop(ctl);
+        r = replicator_stop(r, 0);
 out:
         if (lock >= 0)
                 close(lock);
