@@ -32,8 +32,9 @@ static uint64_t seqno;
 
 static int add(struct plan *p, uint16_t type, const char *path, const char *path2, uint64_t ino, uint64_t now)
 {
+        uint64_t seq = ++seqno;
         struct journal_record rec = {
-                .type = type, .seq = ++seqno, .time_ns = seqno, .path = path, .path2 = path2 ? path2 : "",
+                .type = type, .seq = seq, .time_ns = seq, .path = path, .path2 = path2 ? path2 : "",
                 .path_len = (uint16_t)strlen(path), .path2_len = path2 ? (uint16_t)strlen(path2) : 0, .ino = ino,
         };
 
