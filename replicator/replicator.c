@@ -3,11 +3,12 @@
  * replicator.c: the replicator's threads and its promises.
  *
  * One reader thread takes records from the journal (woken by inotify, no
- * polling) and feeds the plan; it also makes progress durable: every
- * durable_ms (at once when someone waits in replicator_sync) it syncs the
- * target file system and stores the cursor at the plan's low-water mark,
- * so the cursor never passes a record whose effect could still be lost.
- * Worker threads take jobs from the plan and carry them out (apply.c).
+ * polling) and feeds the plan.  A syncer thread makes progress durable:
+ * every durable_ms (at once when someone waits in replicator_sync) it
+ * syncs the target file system and stores the cursor at the plan's
+ * low-water mark, so the cursor never passes a record whose effect could
+ * still be lost.  Worker threads take jobs from the plan and carry them out
+ * (apply.c).
  * One mutex guards the plan and the counters; it is never held across I/O.
  *
  * Failures: a job that fails for a reason the target may recover from
@@ -53,10 +54,12 @@ struct replicator {
         pthread_mutex_t lock;
         pthread_cond_t work;            /* workers: a job may be ready */
         pthread_cond_t progress;        /* replicator_sync(): the cursor moved, the end was reached */
+        pthread_cond_t syncer;          /* wakes the syncer thread */
 
         /* guarded by lock */
         struct plan *plan;
         bool stopping, paused, reading_done;
+        bool durable_wanted;            /* someone waits: sync the target now */
         unsigned nworkers;              /* wanted */
         unsigned active;                /* worker threads alive */
         unsigned sync_waiters;
@@ -66,8 +69,8 @@ struct replicator {
         uint64_t dead_seq_max;          /* highest seq set aside as a dead letter */
         struct replicator_stats stats;
 
-        pthread_t reader;
-        bool reader_started;
+        pthread_t reader, syncer_thread;
+        bool reader_started, syncer_started;
         struct worker workers[MAX_WORKERS];
         const struct copier_ops *copy_ops;
         struct journal_applied_log *applied;    /* when changes reached the target */
@@ -109,6 +112,13 @@ static void event(struct replicator *r, enum replicator_event_kind kind, const c
 
         if (r->opt.on_event)
                 r->opt.on_event(r->opt.userdata, &ev);
+}
+
+/* Lock held.  The syncer should make progress durable now. */
+static void wake_syncer(struct replicator *r)
+{
+        r->durable_wanted = true;
+        pthread_cond_signal(&r->syncer);
 }
 
 static void wake_reader(struct replicator *r)
@@ -230,7 +240,7 @@ static void *worker_main(void *arg)
                  * end of a --once run) waits for. */
                 pthread_cond_broadcast(&r->work);
                 if (r->sync_waiters || (r->reading_done && plan_empty(r->plan)))
-                        wake_reader(r);
+                        wake_syncer(r);
         }
         r->active--;
         w->exited = true;
@@ -355,7 +365,6 @@ static void *reader_main(void *arg)
 {
         struct replicator *r = arg;
         struct journal_reader *rd = NULL;
-        uint64_t next_durable = mono_ns(), next_trim = 0;
         int e;
 
         pthread_mutex_lock(&r->lock);
@@ -370,7 +379,6 @@ static void *reader_main(void *arg)
         while (!r->stopping) {
                 struct journal_record rec;
                 unsigned n = 0;
-                uint64_t now;
 
                 /* Records, a batch per lock. */
                 while (!r->reading_done && n < READ_BATCH) {
@@ -422,23 +430,8 @@ static void *reader_main(void *arg)
                                 r->reading_done = true;
                         pthread_cond_broadcast(&r->progress);
                 }
-                now = mono_ns();
-                if (r->target_lost && now >= next_durable)
-                        (void)target_present(r);
-                if (now >= next_durable || r->sync_waiters || r->stopping || r->reading_done) {
-                        make_durable(r);
-                        next_durable = now + (uint64_t)r->opt.durable_ms * 1000000u;
-                }
-                if (r->opt.once && r->reading_done && r->applied_seq >= r->eof_seq) {
-                        r->stats.done = true;
-                        pthread_cond_broadcast(&r->progress);
-                }
-                if (now >= next_trim && r->applied_seq) {
-                        pthread_mutex_unlock(&r->lock);
-                        (void)journal_trim(r->opt.journal_fd, r->opt.retention_s, NULL);
-                        pthread_mutex_lock(&r->lock);
-                        next_trim = now + TRIM_INTERVAL_NS;
-                }
+                if (r->reading_done || (e == 0 && r->sync_waiters))
+                        wake_syncer(r);
                 if (n == READ_BATCH)
                         continue;       /* more to read */
                 {
@@ -446,9 +439,8 @@ static void *reader_main(void *arg)
                                 { .fd = journal_reader_fd(rd), .events = POLLIN },
                                 { .fd = r->wake_fd, .events = POLLIN },
                         };
-                        uint64_t wait_ns = next_durable > now ? next_durable - now : 0;
-                        int ms = (int)(wait_ns / 1000000u) + 1;
                         uint64_t drain;
+                        int ms = 1000;
 
                         if (r->reading_done)
                                 pf[0].fd = -1;
@@ -462,9 +454,51 @@ static void *reader_main(void *arg)
                         pthread_mutex_lock(&r->lock);
                 }
         }
-        make_durable(r);
         pthread_mutex_unlock(&r->lock);
         journal_reader_free(rd);
+        return NULL;
+}
+
+/*
+ * The syncer: makes progress durable every durable_ms, and at once when
+ * someone waits for it; notices a target that went away; trims the
+ * journal.  Its own thread, so that a long syncfs() holds up neither the
+ * reading of the journal nor the copying.
+ */
+static void *syncer_main(void *arg)
+{
+        struct replicator *r = arg;
+        uint64_t next = mono_ns(), next_trim = 0;
+
+        pthread_mutex_lock(&r->lock);
+        while (!r->stopping) {
+                uint64_t now = mono_ns();
+                struct timespec until;
+
+                if (r->target_lost && now >= next)
+                        (void)target_present(r);
+                if (now >= next || r->durable_wanted || r->sync_waiters) {
+                        r->durable_wanted = false;
+                        make_durable(r);
+                        next = mono_ns() + (uint64_t)r->opt.durable_ms * 1000000u;
+                }
+                if (r->opt.once && r->reading_done && r->applied_seq >= r->eof_seq && plan_empty(r->plan)) {
+                        r->stats.done = true;
+                        pthread_cond_broadcast(&r->progress);
+                }
+                if (now >= next_trim && r->applied_seq) {
+                        pthread_mutex_unlock(&r->lock);
+                        (void)journal_trim(r->opt.journal_fd, r->opt.retention_s, NULL);
+                        pthread_mutex_lock(&r->lock);
+                        next_trim = now + TRIM_INTERVAL_NS;
+                }
+                if (r->durable_wanted || r->stopping)
+                        continue;
+                until = abs_mono(next);
+                (void)pthread_cond_timedwait(&r->syncer, &r->lock, &until);
+        }
+        make_durable(r);
+        pthread_mutex_unlock(&r->lock);
         return NULL;
 }
 
@@ -508,6 +542,7 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
                 pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
                 pthread_cond_init(&r->work, &ca);
                 pthread_cond_init(&r->progress, &ca);
+                pthread_cond_init(&r->syncer, &ca);
                 pthread_condattr_destroy(&ca);
         }
         r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -566,6 +601,10 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         if (e < 0)
                 goto fail;
         r->reader_started = true;
+        e = -pthread_create(&r->syncer_thread, NULL, syncer_main, r);
+        if (e < 0)
+                goto fail;
+        r->syncer_started = true;
         *ret = r;
         return 0;
 fail:
@@ -613,6 +652,7 @@ int replicator_sync(struct replicator *r, uint64_t seq, int timeout_ms)
                         break;
                 }
                 wake_reader(r);
+                wake_syncer(r);
                 (void)pthread_cond_timedwait(&r->progress, &r->lock, &until);
                 plan_hurry(r->plan);
         }
@@ -638,6 +678,7 @@ int replicator_wait(struct replicator *r, int timeout_ms)
                 }
                 plan_hurry(r->plan);
                 pthread_cond_broadcast(&r->work);
+                wake_syncer(r);
                 (void)pthread_cond_timedwait(&r->progress, &r->lock, &until);
         }
         if (e == 0 && r->stats.dead_letters)
@@ -755,11 +796,14 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
         r->stopping = true;
         pthread_cond_broadcast(&r->work);
         pthread_cond_broadcast(&r->progress);
+        pthread_cond_broadcast(&r->syncer);
         pthread_mutex_unlock(&r->lock);
         if (r->wake_fd >= 0)
                 wake_reader(r);
         if (r->reader_started)
                 pthread_join(r->reader, NULL);
+        if (r->syncer_started)
+                pthread_join(r->syncer_thread, NULL);
         for (i = 0; i < MAX_WORKERS; i++) {
                 if (r->workers[i].started)
                         pthread_join(r->workers[i].tid, NULL);
@@ -773,6 +817,7 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
                 close(r->wake_fd);
         pthread_cond_destroy(&r->work);
         pthread_cond_destroy(&r->progress);
+        pthread_cond_destroy(&r->syncer);
         pthread_mutex_destroy(&r->lock);
         free(r);
         return NULL;

@@ -149,6 +149,7 @@ kill "$silent" 2>/dev/null; wait "$silent" 2>/dev/null
 check "the daemon still serves the mount after all that" bash -c "echo ok >'$M/after' && grep -qx ok '$M/after'"
 
 # ---- the latency report, online and offline ----
+ctl sync --timeout 30 >/dev/null       # what is applied is in the applied log on disk too
 check "report: counts the files mirrored" bash -c "[ \$('$CTL' --socket '$SOCK' report --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"count\"])') -ge 100 ]"
 check "report --by hour" bash -c "'$CTL' --socket '$SOCK' report --by hour --json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r[\"by_hour\"] and r[\"by_hour\"][0][\"count\"] == r[\"count\"]'"
 check "report: the offline report from the journal directory agrees" bash -c \
