@@ -348,6 +348,7 @@ static void stop(struct fs *fs)
          * start. */
         if (fs->replicator && fs->opt.drain_timeout)
                 (void)replicator_sync(fs->replicator, 0, (int)(fs->opt.drain_timeout * 1000));
+        replicator_shutdown(fs->replicator);    /* syncs still waiting are answered */
         fs_status_stop(fs);
         fs->replicator = replicator_stop(fs->replicator, 0);
         fs->journal = journal_close(fs->journal);

@@ -784,14 +784,10 @@ void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
         pthread_mutex_unlock(&r->lock);
 }
 
-struct replicator *replicator_stop(struct replicator *r, int drain_ms)
+void replicator_shutdown(struct replicator *r)
 {
-        unsigned i;
-
         if (!r)
-                return NULL;
-        if (drain_ms > 0 && r->reader_started)
-                (void)replicator_sync(r, 0, drain_ms);
+                return;
         pthread_mutex_lock(&r->lock);
         r->stopping = true;
         pthread_cond_broadcast(&r->work);
@@ -800,6 +796,17 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
         pthread_mutex_unlock(&r->lock);
         if (r->wake_fd >= 0)
                 wake_reader(r);
+}
+
+struct replicator *replicator_stop(struct replicator *r, int drain_ms)
+{
+        unsigned i;
+
+        if (!r)
+                return NULL;
+        if (drain_ms > 0 && r->reader_started)
+                (void)replicator_sync(r, 0, drain_ms);
+        replicator_shutdown(r);
         if (r->reader_started)
                 pthread_join(r->reader, NULL);
         if (r->syncer_started)

@@ -111,6 +111,11 @@ void replicator_get_stats(struct replicator *r, struct replicator_stats *ret);
 /* Put the dead letters back in the queue; *ret_count: how many. */
 int replicator_retry(struct replicator *r, uint64_t *ret_count);
 
+/* Begin stopping: every thread winds down and replicator_sync() calls
+ * waiting now or later return -ESHUTDOWN at once; the replicator can still
+ * be asked for its stats until replicator_stop().  NULL-safe, idempotent. */
+void replicator_shutdown(struct replicator *r);
+
 /* Stop, after finishing what is journaled for at most @drain_ms (0: at
  * once).  What is not applied stays in the journal.  NULL-safe. */
 struct replicator *replicator_stop(struct replicator *r, int drain_ms);

@@ -172,4 +172,28 @@ if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,socket=$SOCK"; then
 else
         not_ok "remount"
 fi
+
+# ---- unmount while a sync waits on a paused replicator ----
+# The sync can never finish; the unmount must (after the drain bound), and
+# the waiting client gets an answer.
+if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,socket=$SOCK,drain_timeout=1"; then
+        ctl pause >/dev/null
+        echo stuck >"$M/stuck"
+        timeout 20 "$CTL" --socket "$SOCK" sync >"$T/stuck-sync.out" 2>&1 &
+        sync_pid=$!
+        sleep 0.5
+        umount "$M"
+        gone=no
+        for i in $(seq 100); do kill -0 "$MFS_PID" 2>/dev/null || { gone=yes; break; }; sleep 0.1; done
+        check "unmount with a sync waiting on a paused replicator: the daemon exits" test "$gone" = yes
+        sync_rc=0
+        wait "$sync_pid" || sync_rc=$?
+        check "...and the waiting sync is answered with a failure, not left to time out" \
+                bash -c "[ $sync_rc -ne 0 ] && [ $sync_rc -ne 124 ]"
+        check "...and what was journaled stays for the next start" bash -c \
+                "[ \$('$MFS_JOURNAL_TOOL' ls '$T/j' | awk '\$1 == \"replicator\" { print \$2 }') -lt \$('$MFS_JOURNAL_TOOL' ls '$T/j' | sed -n 's/.*head seq \\([0-9]*\\).*/\\1/p') ]"
+        mfs_umount "$M"
+else
+        not_ok "remount (paused sync)"
+fi
 tap_done

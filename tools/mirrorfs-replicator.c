@@ -332,6 +332,7 @@ int main(int argc, char **argv)
         }
         if (!o.once && drain)
                 (void)replicator_sync(r, 0, (int)(drain * 1000));
+        replicator_shutdown(r);         /* syncs still waiting are answered */
         ctl = ctl_server_stop(ctl);
         r = replicator_stop(r, 0);
 out:
