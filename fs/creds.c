@@ -16,11 +16,22 @@
  * when the call first fails with EACCES or EPERM (fs_creds_become() with
  * @with_groups), then the call is retried.
  *
+ * The umask: the kernel passes the caller's (FUSE_CAP_DONT_MASK) rather
+ * than applying it, because under a directory with a default ACL POSIX
+ * says the umask does not apply, and only the source file system knows
+ * the ACLs.  So the worker thread takes the caller's umask too, and the
+ * source applies it or the default ACL, as natively.  The umask is
+ * per-process state; each worker thread gets a private copy by
+ * unshare(CLONE_FS) on its first create (its working directory and root
+ * are never used: every call is relative to a descriptor).
+ *
  * Caveat: a thread with a non-zero fsuid has lost CAP_DAC_READ_SEARCH, so
  * descriptors (open_by_handle_at) are taken before switching.
  */
 #include <errno.h>
+#include <sched.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,12 +44,30 @@ static int thread_setgroups(size_t n, const gid_t *list)
         return syscall(SYS_setgroups, n, list) < 0 ? -errno : 0;
 }
 
+/* Give this thread the caller's umask (0 when the kernel applied it). */
+static int thread_umask(mode_t mask)
+{
+        /* per worker thread: whether its fs_struct is its own yet */
+        static __thread bool unshared;
+
+        if (!unshared) {
+                if (unshare(CLONE_FS) < 0)
+                        return -errno;
+                unshared = true;
+        }
+        umask(mask & 0777);
+        return 0;
+}
+
 int fs_creds_become(struct fs *fs, fuse_req_t req, struct fs_creds *c, bool with_groups)
 {
         const struct fuse_ctx *ctx = fuse_req_ctx(req);
         int r;
 
         *c = (struct fs_creds) { .uid = ctx->uid, .gid = ctx->gid };
+        r = thread_umask(ctx->umask);
+        if (r < 0)
+                return r;
         if (ctx->uid == fs->self_uid && ctx->gid == fs->self_gid)
                 return 0;       /* the daemon's own identity: nothing to do */
         if (with_groups) {

@@ -52,6 +52,8 @@ struct fs_options {
         bool readdirplus;
         uint64_t drain_timeout;         /* seconds to finish replicating at unmount */
         uint64_t workers;               /* replicator threads */
+        uint64_t retention_s;           /* archive applied segments for this long; 0: delete */
+        int log_level;                  /* LOG_ERR..LOG_DEBUG */
         bool foreground, debug, singlethread;
         bool show_help, show_version;
 };
@@ -150,11 +152,19 @@ struct fs {
         struct fs_inode *root;
 
         bool passthrough;               /* negotiated with the kernel */
+        int ready_fd;                   /* to the waiting parent (no -f), until ready; -1 */
+        char start_error[256];          /* why the kernel's INIT was refused, "" */
         uid_t self_uid;
         gid_t self_gid;
         _Atomic int64_t last_error_log_ns;      /* rate limit for journal errors */
         struct fs_stats stats;
 };
+
+/* ---- mirrorfs.c ---- */
+
+/* Called once the kernel's INIT is answered: the mount serves.  With
+ * @error (a one-line reason), the start has failed and the session ends. */
+void fs_ready(struct fs *fs, const char *error);
 
 /* ---- inode.c ---- */
 

@@ -5,10 +5,15 @@
  * Start-up is all or nothing: the source is opened before the mount (so
  * SOURCE may equal MOUNTPOINT: the daemon serves the tree beneath its own
  * mount), the journal is opened and recovered, the file system is mounted,
- * and only then does the command return 0.  Without -f the daemon forks
- * first and the parent waits on a pipe for "ready" or for the error, which
- * it prints: a failed start never leaves a half-working mount behind, and
- * threads are never lost to a fork after they started.
+ * the kernel's INIT is answered, and only then is the daemon ready: the
+ * command returns 0 (without -f the daemon forks first and the parent
+ * waits on a pipe for "ready" or for the error, which it prints), and
+ * systemd hears READY=1 (Type=notify).  A failed start never leaves a
+ * half-working mount behind, and threads are never lost to a fork after
+ * they started.
+ *
+ * Messages go to stderr in the foreground (with journald's level prefixes
+ * under systemd), to syslog once detached; never to a job's terminal.
  *
  * What it does not do: the file system (ops-*.c), the replicator
  * (replicator/), the status socket.
@@ -25,8 +30,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "config.h"
 #include "fs.h"
+#include "log.h"
 
 #define ERRLEN 1024
 
@@ -144,17 +152,17 @@ static int check_paths(const struct fs_options *o, struct fs_paths *p, char *err
 
 static void journal_problem(void *userdata, const struct journal_problem *p)
 {
-        fuse_log(FUSE_LOG_WARNING, "mirrorfs: journal %s offset %llu: %s\n", p->segment,
+        log_msg(LOG_WARNING, "journal %s offset %llu: %s", p->segment,
                  (unsigned long long)p->offset, p->detail);
 }
 
 static void replicator_event(void *userdata, const struct replicator_event *ev)
 {
         static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error" };
-        int level = ev->kind == REPLICATOR_EVENT_RETRY ? FUSE_LOG_WARNING : FUSE_LOG_ERR;
+        int level = ev->kind == REPLICATOR_EVENT_RETRY ? LOG_WARNING : LOG_ERR;
 
         (void)userdata;
-        fuse_log(level, "mirrorfs: replicator %s: %s '%s'%s%s (seq %llu)\n", kinds[ev->kind], ev->what, ev->path,
+        log_msg(level, "replicator %s: %s '%s'%s%s (seq %llu)", kinds[ev->kind], ev->what, ev->path,
                  ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
 }
 
@@ -234,7 +242,9 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
                 r = replicator_start(&ro, &fs->replicator);
                 if (r < 0) {
                         snprintf(err, ERRLEN, "cannot start the replicator: %s%s", strerror(-r),
-                                 r == -EXDEV ? " (its cursor belongs to another journal)" : "");
+                                 r == -EXDEV ? " (its cursor belongs to another journal)" :
+                                 r == -EBUSY ? " (a mirrorfs-replicator uses cursor 'replicator' of this journal;"
+                                               " mount with replicate=off, or stop it)" : "");
                         return -1;
                 }
         }
@@ -246,7 +256,7 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
         if (r == 0)
                 r = journal_commit(fs->journal, 0);
         if (r < 0)
-                fuse_log(FUSE_LOG_ERR, "mirrorfs: cannot write the mount record: %s\n", strerror(-r));
+                log_msg(LOG_ERR, "cannot write the mount record: %s", strerror(-r));
         return 0;
 }
 
@@ -296,10 +306,12 @@ static void report(int fd, const char *err)
         close(fd);
 }
 
-static void detach(int fd)
+static void detach(struct fs *fs, int fd)
 {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+        /* Never a word on the jobs' terminals: syslog from now on. */
+        log_setup("mirrorfs", LOG_TARGET_SYSLOG, fs->opt.log_level);
         if (null >= 0) {
                 dup2(null, 0);
                 dup2(null, 1);
@@ -307,10 +319,32 @@ static void detach(int fd)
                 if (null > 2)
                         close(null);
         }
-        /* Never a word on the jobs' terminals: syslog from now on. */
-        fuse_log_enable_syslog("mirrorfs", LOG_PID, LOG_DAEMON);
+        (void)!chdir("/");
         (void)!write(fd, "", 1);
         close(fd);
+}
+
+void fs_ready(struct fs *fs, const char *error)
+{
+        if (error) {
+                snprintf(fs->start_error, sizeof(fs->start_error), "%s", error);
+                fuse_session_exit(fs->se);
+                return;
+        }
+        if (fs->ready_fd >= 0) {
+                detach(fs, fs->ready_fd);
+                fs->ready_fd = -1;
+        }
+        log_msg(LOG_INFO, "serving '%s' at '%s', journal '%s'%s%s%s", fs->paths.source, fs->paths.mountpoint,
+                fs->paths.journal, fs->passthrough ? ", kernel passthrough" : ", reads and writes through the daemon",
+                fs->replicator ? ", mirroring to " : ", replicate=off", fs->replicator ? fs->paths.target : "");
+        (void)sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving %s at %s", (unsigned long)getpid(),
+                         fs->paths.source, fs->paths.mountpoint);
+}
+
+static void log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+        log_vmsg((int)level, fmt, ap);
 }
 
 static int serve(struct fs *fs)
@@ -335,13 +369,19 @@ static void stop(struct fs *fs)
         if (fs->se) {
                 struct journal_record unmount = { .type = JOURNAL_UNMOUNT };
 
+                /* Tell systemd how long the drain may take (on top of its
+                 * own stop timeout). */
+                (void)sd_notifyf(0, "STOPPING=1\nSTATUS=unmounting, then draining for at most %llus"
+                                 "\nEXTEND_TIMEOUT_USEC=%llu",
+                                 (unsigned long long)(fs->replicator ? fs->opt.drain_timeout : 0),
+                                 (unsigned long long)((fs->replicator ? fs->opt.drain_timeout : 0) + 30) * 1000000ull);
                 fuse_session_unmount(fs->se);
                 fuse_remove_signal_handlers(fs->se);
                 fuse_session_destroy(fs->se);
                 fs->se = NULL;
                 /* Every release has been answered: the journal is complete. */
                 if (fs->journal && journal_append(fs->journal, &unmount, NULL) < 0)
-                        fuse_log(FUSE_LOG_ERR, "mirrorfs: cannot write the unmount record\n");
+                        log_msg(LOG_ERR, "cannot write the unmount record");
         }
         /* Finish what is journaled, within the bound (the status socket
          * shows the drain); the rest waits in the journal for the next
@@ -374,7 +414,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mirrorfs: out of memory\n");
                 return 1;
         }
-        fs->source_fd = fs->journal_fd = fs->target_fd = -1;
+        fs->source_fd = fs->journal_fd = fs->target_fd = fs->ready_fd = -1;
+        fuse_set_log_func(log_bridge);
         pthread_mutex_init(&fs->lock, NULL);
         if (fs_options_parse(&args, &fs->opt, err, sizeof(err)) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);
@@ -388,6 +429,7 @@ int main(int argc, char **argv)
                 printf("mirrorfs %s (libfuse %s)\n", MIRRORFS_VERSION, fuse_pkgversion());
                 return 0;
         }
+        log_setup("mirrorfs", LOG_TARGET_STDERR, fs->opt.log_level);
         if (check_paths(&fs->opt, &fs->paths, err) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);
                 paths_free(&fs->paths);
@@ -410,17 +452,26 @@ int main(int argc, char **argv)
                 stop(fs);
                 return 1;
         }
-        if (ready >= 0) {
-                (void)!chdir("/");
-                detach(ready);
-        }
-        fuse_log(FUSE_LOG_INFO, "mirrorfs: serving '%s' at '%s', journal '%s'%s\n", fs->paths.source,
-                 fs->paths.mountpoint, fs->paths.journal, fs->passthrough ? ", kernel passthrough" : "");
+        /* Ready once the kernel's INIT is answered (fs_ready()). */
+        fs->ready_fd = ready;
         r = serve(fs);
+        if (fs->ready_fd >= 0 || fs->start_error[0]) {
+                /* the session ended before it served */
+                snprintf(err, sizeof(err), "%s", fs->start_error[0] ? fs->start_error
+                         : "the kernel never sent INIT (the mount went away while starting)");
+                if (fs->ready_fd < 0)
+                        log_msg(LOG_ERR, "%s", err);
+                report(fs->ready_fd, err);
+                fs->ready_fd = -1;
+                r = -EIO;
+        }
         stop(fs);
+        log_msg(LOG_INFO, "stopped serving '%s' at '%s'", fs->paths.source, fs->paths.mountpoint);
         paths_free(&fs->paths);
         fs_options_free(&fs->opt);
         fuse_opt_free_args(&args);
         free(fs);
-        return r ? 1 : 0;
+        /* A loop ended by a signal (SIGTERM, SIGINT, SIGHUP) returns the
+         * signal number: a clean stop as much as an unmount. */
+        return r < 0 ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "ops.h"
 
 #ifndef FUSE_DEV_IOC_BACKING_CLOSE
@@ -37,7 +38,7 @@ static void passthrough_close(struct fs *fs, int id)
         uint32_t backing = (uint32_t)id;
 
         if (ioctl(fuse_session_fd(fs->se), FUSE_DEV_IOC_BACKING_CLOSE, &backing) < 0)
-                fuse_log(FUSE_LOG_ERR, "mirrorfs: cannot close passthrough backing file %d: %s\n", id,
+                log_msg(LOG_ERR, "cannot close passthrough backing file %d: %s", id,
                          strerror(errno));
 }
 

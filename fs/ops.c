@@ -8,6 +8,7 @@
  * used.  Without passthrough the data goes through the daemon by splice,
  * with the writeback cache when asked for.  Locks are left to the kernel
  * (no lock operations): they work between the processes of this node.
+ * POSIX ACLs are checked by the kernel, as on the source.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,9 +22,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
         fs->passthrough = false;
         if (fs->opt.passthrough != FS_PT_OFF && fuse_set_feature_flag(conn, FUSE_CAP_PASSTHROUGH))
                 fs->passthrough = true;
-        if (fs->opt.passthrough == FS_PT_ON && !fs->passthrough)
-                fuse_log(FUSE_LOG_ERR, "mirrorfs: the kernel does not offer passthrough (Linux 6.9+, root); "
-                         "reads and writes go through the daemon\n");
+        if (fs->opt.passthrough == FS_PT_ON && !fs->passthrough) {
+                fs_ready(fs, "passthrough=on, but the kernel does not offer passthrough (needs Linux 6.9+ "
+                         "and a daemon with CAP_SYS_ADMIN); use passthrough=auto to go on without it");
+                return;
+        }
         if (!fs->passthrough && fs->opt.writeback)
                 fuse_set_feature_flag(conn, FUSE_CAP_WRITEBACK_CACHE);
 
@@ -35,6 +38,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
          * need not ask for security.capability before every write. */
         fuse_set_feature_flag(conn, FUSE_CAP_HANDLE_KILLPRIV_V2);
         fuse_set_feature_flag(conn, FUSE_CAP_PARALLEL_DIROPS);
+        /* Permissions as natively: the kernel checks POSIX ACLs (read from
+         * the source through getxattr) along with the mode, and leaves the
+         * umask to the source, which knows the default ACLs (creds.c). */
+        fuse_set_feature_flag(conn, FUSE_CAP_POSIX_ACL);
+        fuse_set_feature_flag(conn, FUSE_CAP_DONT_MASK);
         fuse_set_feature_flag(conn, FUSE_CAP_CACHE_SYMLINKS);
         fuse_set_feature_flag(conn, FUSE_CAP_DIRECT_IO_ALLOW_MMAP);
         /* The handles the kernel would hand out are the daemon's node ids,
@@ -50,6 +58,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
         conn->no_interrupt = 1;
         conn->max_write = 1u << 20;
         conn->max_readahead = 1u << 20;
+        fs_ready(fs, NULL);
 }
 
 static void fs_destroy(void *userdata)

@@ -18,13 +18,14 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "log.h"
 #include "strutil.h"
 
 enum {
         KEY_TARGET, KEY_JOURNAL, KEY_SOCKET, KEY_REPLICATE, KEY_DURABILITY, KEY_COMMIT_INTERVAL,
         KEY_SEGMENT_SIZE, KEY_PASSTHROUGH, KEY_TIMEOUT, KEY_DIRCACHE, KEY_THREADS, KEY_CLONE_FD,
         KEY_NOFLUSH, KEY_WRITEBACK, KEY_READDIRPLUS, KEY_HELP, KEY_VERSION, KEY_FOREGROUND,
-        KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS, KEY_SOCKET_GROUP,
+        KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS, KEY_SOCKET_GROUP, KEY_LOG_LEVEL, KEY_RETENTION,
 };
 
 static const struct fuse_opt opt_spec[] = {
@@ -46,6 +47,8 @@ static const struct fuse_opt opt_spec[] = {
         FUSE_OPT_KEY("readdirplus=", KEY_READDIRPLUS),
         FUSE_OPT_KEY("drain_timeout=", KEY_DRAIN),
         FUSE_OPT_KEY("workers=", KEY_WORKERS),
+        FUSE_OPT_KEY("log_level=", KEY_LOG_LEVEL),
+        FUSE_OPT_KEY("retention=", KEY_RETENTION),
         FUSE_OPT_KEY("-h", KEY_HELP),
         FUSE_OPT_KEY("--help", KEY_HELP),
         FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -186,6 +189,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
                        ? 0 : bad(s, arg, "a duration up to 1d (30, 5m)");
         case KEY_WORKERS:
                 return parse_u64_range(v, 1, 64, &o->workers) == 0 ? 0 : bad(s, arg, "1 to 64");
+        case KEY_LOG_LEVEL:
+                if ((o->log_level = log_level_parse(v)) < 0)
+                        return bad(s, arg, "err, warning, notice, info or debug");
+                return 0;
+        case KEY_RETENTION:
+                return parse_duration_s(v, &o->retention_s) == 0 && o->retention_s <= 3650ull * 86400
+                       ? 0 : bad(s, arg, "a duration up to 3650d (0: delete applied segments; 7d, 12h)");
         case KEY_HELP:
                 o->show_help = true;
                 return 0;
@@ -197,6 +207,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
                 return 0;
         case KEY_DEBUG:
                 o->debug = o->foreground = true;
+                o->log_level = LOG_DEBUG;
                 return 1;       /* libfuse prints the requests */
         case KEY_SINGLE:
                 o->singlethread = true;
@@ -245,6 +256,7 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err, si
                 .readdirplus = true,
                 .drain_timeout = 60,
                 .workers = 2,
+                .log_level = LOG_INFO,
         };
         err[0] = 0;
         if (fuse_opt_parse(args, &s, opt_spec, opt_proc) < 0) {
@@ -304,7 +316,8 @@ void fs_options_usage(void)
                "  replicate=on|off        run the replicator in the daemon (default on)\n"
                "  socket=PATH             the status and control socket (mirrorfsctl);\n"
                "                          default /run/mirrorfs/MOUNTPOINT.sock\n"
-               "  socket_group=GROUP      may pause, resume, sync (default: root only)\n"
+               "  socket_group=GROUP      may also pause, resume, sync, set workers and retry\n"
+               "                          (default: root only; anyone may read the status)\n"
                "  durability=strict|batch|none\n"
                "                          when journal records are made durable (default batch)\n"
                "  commit_interval_ms=N    batch: group commit interval, 1..60000 (default 10)\n"
@@ -322,6 +335,9 @@ void fs_options_usage(void)
                "  workers=N               replicator threads, 1..64 (default 2)\n"
                "  drain_timeout=DURATION  at unmount, finish replicating for this long (default 60s);\n"
                "                          the rest stays in the journal for the next start\n"
+               "  retention=DURATION      keep applied journal segments, compressed, this long as an\n"
+               "                          audit trail (default 0: delete them)\n"
+               "  log_level=LEVEL         err, warning, notice, info or debug (default info)\n"
                "\n"
                "  -f                      stay in the foreground\n"
                "  -d                      debug: print every request (implies -f)\n"

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "log.h"
 
 static int64_t now_ns(void)
 {
@@ -46,7 +47,7 @@ static void append(struct fs *fs, struct journal_record *rec, uint64_t *ret_seq)
         now = now_ns();
         last = atomic_load(&fs->last_error_log_ns);
         if (now - last > 10 * 1000000000LL && atomic_compare_exchange_strong(&fs->last_error_log_ns, &last, now))
-                fuse_log(FUSE_LOG_ERR, "mirrorfs: cannot append journal record for '%s': %s "
+                log_msg(LOG_ERR, "cannot append journal record for '%s': %s "
                          "(%llu records lost so far; the mount keeps serving)\n",
                          rec->path ? rec->path : "", strerror(-r),
                          (unsigned long long)atomic_load(&fs->stats.record_errors));

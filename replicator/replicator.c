@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@ struct worker {
 struct replicator {
         struct replicator_options opt;
         char cursor[72];
+        int lock_fd;                    /* replicator.CURSOR.lock, flock()ed */
         int wake_fd;                    /* eventfd: wakes the reader thread */
 
         pthread_mutex_t lock;
@@ -517,10 +519,26 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
                 return -ENOMEM;
         r->opt = *opt;
         r->wake_fd = -1;
-        snprintf(r->cursor, sizeof(r->cursor), "%s", opt->cursor ? opt->cursor : "replicator");
-        if (!journal_cursor_name_valid(r->cursor)) {
+        r->lock_fd = -1;
+        if (opt->cursor && (strlen(opt->cursor) >= sizeof(r->cursor) || !journal_cursor_name_valid(opt->cursor))) {
                 free(r);
                 return -EINVAL;
+        }
+        snprintf(r->cursor, sizeof(r->cursor), "%s", opt->cursor ? opt->cursor : "replicator");
+        /* One replicator per journal and cursor, embedded or standalone:
+         * the lock dies with the process. */
+        {
+                char name[96];
+
+                snprintf(name, sizeof(name), "replicator.%s.lock", r->cursor);
+                r->lock_fd = openat(opt->journal_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                        e = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                        if (r->lock_fd >= 0)
+                                close(r->lock_fd);
+                        free(r);
+                        return e;
+                }
         }
         if (!r->opt.workers)
                 r->opt.workers = 2;
@@ -822,6 +840,8 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
         journal_applied_close(r->applied);
         if (r->wake_fd >= 0)
                 close(r->wake_fd);
+        if (r->lock_fd >= 0)
+                close(r->lock_fd);
         pthread_cond_destroy(&r->work);
         pthread_cond_destroy(&r->progress);
         pthread_cond_destroy(&r->syncer);

@@ -128,4 +128,28 @@ if mfs_mount "$U/src" "$U/mnt" "journal=$U/j,target=$U/tgt"; then
 else
         not_ok "mount (unmount)"
 fi
+
+# ---- one replicator per journal and cursor ----
+C=$T/cursor
+mkdir -p "$C/src" "$C/mnt" "$C/tgt" "$C/tgt2"
+if mfs_mount "$C/src" "$C/mnt" "journal=$C/j,target=$C/tgt"; then
+        rc=0
+        "$REPL" --journal "$C/j" --source "$C/src" --target "$C/tgt2" --once -q 2>"$C/err" || rc=$?
+        check "cursor lock: a standalone replicator on the mount's cursor is refused" bash -c \
+                "[ $rc -eq 1 ] && grep -q 'another replicator uses cursor' '$C/err'"
+        check "...and copied nothing" test -z "$(ls -A "$C/tgt2")"
+        check "cursor lock: another cursor is fine" "$REPL" --journal "$C/j" --source "$C/src" \
+                --target "$C/tgt2" --cursor second --once -q
+        mfs_umount "$C/mnt"
+else
+        not_ok "mount (cursor)"
+fi
+rc=0
+"$REPL" --journal "$C/j" --source "$C/src" --target "$C/tgt2" --cursor 'a b' --once 2>"$C/err" || rc=$?
+check "cursor name: a bad one is a usage error (exit 2) naming the rule" bash -c \
+        "[ $rc -eq 2 ] && grep -q 'is not 1 to 64' '$C/err'"
+check "...and leaves no lock file behind" bash -c "! ls '$C/j' | grep -q 'a b'"
+rc=0
+"$REPL" --journal "$C/j" --source "$C/src" --target "$C/tgt2" --cursor x/y --once 2>/dev/null || rc=$?
+check "cursor name: a slash is a usage error" test "$rc" -eq 2
 tap_done

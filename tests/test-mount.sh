@@ -42,8 +42,46 @@ mkdir -p "$T/src/inner"
 check "target inside the source" fails_with "overlap" "$T/src" "$T/mnt" -o journal="$J",target="$T/src/inner"
 check "journal inside the source" fails_with "journal.*inside the source" "$T/src" "$T/mnt" -o journal="$T/src/inner/j",target="$T/tgt"
 check "extra argument" fails_with "unexpected argument" "$T/src" "$T/mnt" "$T/x" -o journal="$J",target="$T/tgt"
+check "bad log level" fails_with "log_level=loud.*err, warning, notice, info or debug" "$T/src" "$T/mnt" -o journal="$J",log_level=loud
+check "bad retention" fails_with "retention=forever" "$T/src" "$T/mnt" -o journal="$J",replicate=off,retention=forever
 rmdir "$T/src/inner"
 check "nothing was mounted by the failures" bash -c "! mountpoint -q '$T/mnt'"
+
+# ---- start and stop ----
+L=$T/life
+mkdir -p "$L/src" "$L/mnt"
+echo here >"$L/src/here"
+: >"$MFS_TMP/daemon.log"
+if mfs_mount "$L/src" "$L/mnt" "journal=$L/j,replicate=off"; then
+        check "the start-up message tells how reads and writes go, after INIT" \
+                grep -Eq "serving .*(kernel passthrough|through the daemon)" "$MFS_TMP/daemon.log"
+        kill -TERM "$MFS_PID"
+        rc=0
+        wait "$MFS_PID" || rc=$?
+        check "SIGTERM: a clean stop, exit 0" test "$rc" -eq 0
+        check "SIGTERM: unmounted" bash -c "! mountpoint -q '$L/mnt'"
+        check "SIGTERM: the journal ends with the unmount marker" bash -c \
+                "'$MFS_JOURNAL_TOOL' dump '$L/j' | tail -n 1 | grep -q ' unmount'"
+fi
+: >"$MFS_TMP/daemon.log"
+if mfs_mount "$L/src" "$L/mnt" "journal=$L/j,replicate=off,log_level=warning"; then
+        check "log_level=warning: no informational messages" bash -c "! grep -q serving '$MFS_TMP/daemon.log'"
+        mfs_umount "$L/mnt"
+fi
+# Without -f: the command returns once the mount serves, and the daemon
+# has left the terminal.
+if "$MFS_BIN" "$L/src" "$L/mnt" -o "journal=$L/j,replicate=off" >"$L/out" 2>&1; then
+        MFS_MOUNTS+=("$L/mnt")
+        check "daemon: serves as soon as the command returned" grep -qx here "$L/mnt/here"
+        check "daemon: said nothing on the terminal" test ! -s "$L/out"
+        dpid=$(pgrep -f "^$MFS_BIN $L/src $L/mnt" | head -n 1)
+        [ -n "$dpid" ] && MFS_PIDS+=("$dpid")
+        check "daemon: in its own session, stdio on /dev/null" bash -c \
+                "[ \"\$(ps -o sid= -p $dpid | tr -d ' ')\" = $dpid ] && [ \"\$(readlink /proc/$dpid/fd/2)\" = /dev/null ]"
+        mfs_umount "$L/mnt" "$dpid"
+else
+        not_ok "daemon start: $(cat "$L/out")"
+fi
 
 # ---- every change leaves its record ----
 if mfs_mount "$T/src" "$T/mnt" "journal=$J,target=$T/tgt,allow_other"; then
@@ -167,6 +205,34 @@ if mfs_mount "$T/self" "$T/self" "journal=$T/j2,target=$T/tgt"; then
         check "over itself: journaled" bash -c "'$MFS_JOURNAL_TOOL' dump '$T/j2' | grep -q 'rename old -> renamed'"
 else
         not_ok "mount over itself"
+fi
+
+# ---- permissions as natively: POSIX ACLs, umask under a default ACL ----
+# The same steps in a native directory and through the mount; the results
+# must be the same (source and native are on the same file system).
+A=$T/acl
+mkdir -p "$A/src" "$A/mnt" "$A/native"
+acl_steps() {   # DIR: set up, then print what each probe saw
+        local d=$1
+        mkdir "$d/dflt" && setfacl -d -m u::rwx,g::rwx,o::rwx "$d/dflt"
+        (umask 077 && touch "$d/dflt/f" && mkdir "$d/dflt/sub")
+        echo secret >"$d/granted" && chmod 600 "$d/granted" && setfacl -m u:65534:r "$d/granted"
+        echo public >"$d/denied" && chmod 644 "$d/denied" && setfacl -m u:65534:- "$d/denied"
+        (umask 027 && touch "$d/plain")
+        stat -c '%n %a' "$d/dflt/f" "$d/dflt/sub" "$d/plain" | sed "s|^$d/||"
+        echo "granted: $(setpriv --reuid=65534 --regid=65534 --clear-groups cat "$d/granted" 2>/dev/null || echo refused)"
+        echo "denied: $(setpriv --reuid=65534 --regid=65534 --clear-groups cat "$d/denied" 2>/dev/null || echo refused)"
+}
+if ! setfacl -m u:65534:r "$A/native" 2>/dev/null; then
+        ok "# SKIP ACLs: the file system of $A has no POSIX ACLs"
+elif mfs_mount "$A/src" "$A/mnt" "journal=$A/j,replicate=off,allow_other"; then
+        native=$(acl_steps "$A/native")
+        mounted=$(acl_steps "$A/mnt")
+        check "ACLs and umask: the mount behaves as the native tree" test "$native" = "$mounted"
+        [ "$native" = "$mounted" ] || diff <(echo "$native") <(echo "$mounted") | sed 's/^/# /'
+        mfs_umount "$A/mnt"
+else
+        not_ok "mount (acl)"
 fi
 
 # ---- mount(8) through mount.fuse3 ----

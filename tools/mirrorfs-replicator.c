@@ -7,7 +7,9 @@
  * exits: 0 when everything was applied, 1 with the reason otherwise.
  *
  * Only one replicator may run per cursor; the journal's writer may be
- * running (the mount) or not.
+ * running (the mount) or not.  Under systemd (Type=notify) it reports
+ * READY=1 once it follows the journal, and STOPPING=1 with the drain bound.
+ * Messages go to stderr, with journald's level prefixes under systemd.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,9 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "config.h"
 #include "control.h"
 #include "journal.h"
+#include "log.h"
 #include "replicator.h"
 #include "strutil.h"
 
@@ -40,24 +45,24 @@ static void usage(FILE *f)
                    "  --workers N          copy threads, 1..64 (default 2)\n"
                    "  --cursor NAME        cursor name (default replicator)\n"
                    "  --backend uring|plain  how contents are copied (default uring)\n"
-                   "  --drain-timeout S    on SIGTERM, finish journaled work for S seconds (default 30)\n"
+                   "  --drain-timeout DURATION  on SIGTERM, finish journaled work for this long (default 60s)\n"
                    "  --retention DURATION keep trimmed journal segments compressed this long (default: delete)\n"
                    "  --socket PATH        status and control socket (mirrorfsctl)\n"
                    "  --sync-interval MS   sync the target and store the cursor this often (default 500)\n"
                    "  --settle MS          wait this long after a file's last change before copying (default 20)\n"
-                   "  -q, --quiet          no messages but errors\n"
+                   "  --log-level LEVEL    err, warning, notice, info or debug (default info)\n"
+                   "  -q, --quiet          no messages but errors (--log-level err), no --once summary\n"
                    "  -h, --help, --version\n");
 }
 
 static void on_event(void *userdata, const struct replicator_event *ev)
 {
         static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error" };
-        bool quiet = *(bool *)userdata;
 
-        if (quiet && ev->kind == REPLICATOR_EVENT_RETRY)
-                return;
-        fprintf(stderr, PROG ": %s: %s '%s'%s%s (seq %llu)\n", kinds[ev->kind], ev->what, ev->path,
-                ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
+        (void)userdata;
+        log_msg(ev->kind == REPLICATOR_EVENT_RETRY ? LOG_WARNING : LOG_ERR, "%s: %s '%s'%s%s (seq %llu)",
+                kinds[ev->kind], ev->what, ev->path, ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "",
+                (unsigned long long)ev->seq);
 }
 
 struct daemon {
@@ -154,7 +159,7 @@ static int open_dir(const char *what, const char *path)
 }
 
 enum { OPT_JOURNAL = 256, OPT_SOURCE, OPT_TARGET, OPT_ONCE, OPT_WORKERS, OPT_CURSOR, OPT_BACKEND, OPT_DRAIN,
-       OPT_RETENTION, OPT_SOCKET, OPT_VERSION, OPT_SYNC_INTERVAL, OPT_SETTLE };
+       OPT_RETENTION, OPT_SOCKET, OPT_VERSION, OPT_SYNC_INTERVAL, OPT_SETTLE, OPT_LOG_LEVEL };
 
 int main(int argc, char **argv)
 {
@@ -171,6 +176,7 @@ int main(int argc, char **argv)
                 { "socket", required_argument, NULL, OPT_SOCKET },
                 { "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
                 { "settle", required_argument, NULL, OPT_SETTLE },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
@@ -181,12 +187,13 @@ int main(int argc, char **argv)
         struct ctl_server *ctl = NULL;
         struct daemon d = { 0 };
         char rs[PATH_MAX], rt[PATH_MAX], rj[PATH_MAX];
-        uint64_t n, drain = 30;
+        uint64_t n, drain = 60;
+        int level = LOG_INFO;
         struct replicator *r = NULL;
         struct replicator_stats st;
         bool quiet = false;
         sigset_t sigs;
-        int c, e, sig, lock = -1, ret = 1;
+        int c, e, sig, ret = 1;
 
         while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
                 switch (c) {
@@ -201,7 +208,14 @@ int main(int argc, char **argv)
                         }
                         o.workers = (unsigned)n;
                         break;
-                case OPT_CURSOR: o.cursor = optarg; break;
+                case OPT_CURSOR:
+                        if (!journal_cursor_name_valid(optarg)) {
+                                fprintf(stderr, PROG ": --cursor: '%s' is not 1 to 64 of A-Z a-z 0-9 . _ - "
+                                        "(not starting with '.', not ending in '.tmp')\n", optarg);
+                                return 2;
+                        }
+                        o.cursor = optarg;
+                        break;
                 case OPT_BACKEND:
                         if (!strcmp(optarg, "uring"))
                                 o.backend = REPLICATOR_URING;
@@ -235,13 +249,23 @@ int main(int argc, char **argv)
                         o.durable_ms = (uint32_t)n;
                         break;
                 case OPT_SETTLE:
-                        if (parse_u64_range(optarg, 1, 60000, &n) < 0) {
-                                fprintf(stderr, PROG ": --settle: '%s' is not 1..60000 ms\n", optarg);
+                        if (parse_u64_range(optarg, 1, 1000, &n) < 0) {
+                                fprintf(stderr, PROG ": --settle: '%s' is not 1..1000 ms\n", optarg);
                                 return 2;
                         }
                         o.settle_ms = (uint32_t)n;
                         break;
-                case 'q': quiet = true; break;
+                case OPT_LOG_LEVEL:
+                        if ((level = log_level_parse(optarg)) < 0) {
+                                fprintf(stderr, PROG ": --log-level: '%s' is not err, warning, notice, info or debug\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                case 'q':
+                        quiet = true;
+                        level = LOG_ERR;
+                        break;
                 case 'h': usage(stdout); return 0;
                 case OPT_VERSION: printf(PROG " %s\n", MIRRORFS_VERSION); return 0;
                 default: usage(stderr); return 2;
@@ -256,27 +280,12 @@ int main(int argc, char **argv)
         o.target_fd = open_dir("target", target);
         if (o.journal_fd < 0 || o.source_fd < 0 || o.target_fd < 0)
                 goto out;
-        if (o.cursor && !strchr(o.cursor, '/') && strlen(o.cursor) > 64) {
-                fprintf(stderr, PROG ": --cursor: name too long\n");
-                goto out;
-        }
-        /* One replicator per journal directory and cursor. */
-        {
-                char name[96];
-
-                snprintf(name, sizeof(name), "replicator.%s.lock", o.cursor ? o.cursor : "replicator");
-                lock = openat(o.journal_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-                if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
-                        fprintf(stderr, PROG ": another replicator uses cursor '%s' of '%s'\n",
-                                o.cursor ? o.cursor : "replicator", journal);
-                        goto out;
-                }
-        }
         o.target_path = target;
         /* Modes come from the source as they are. */
         umask(0);
         o.on_event = on_event;
-        o.userdata = &quiet;
+        o.userdata = NULL;
+        log_setup(PROG, LOG_TARGET_STDERR, level);
         /* Signals are taken by sigwait() below, not by handlers. */
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGINT);
@@ -284,6 +293,11 @@ int main(int argc, char **argv)
         sigaddset(&sigs, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         e = replicator_start(&o, &r);
+        if (e == -EBUSY) {
+                fprintf(stderr, PROG ": another replicator uses cursor '%s' of '%s'\n",
+                        o.cursor ? o.cursor : "replicator", journal);
+                goto out;
+        }
         if (e < 0) {
                 fprintf(stderr, PROG ": cannot start: %s%s\n", strerror(-e),
                         e == -EXDEV ? " (the cursor belongs to another journal)" : "");
@@ -313,6 +327,9 @@ int main(int argc, char **argv)
                         goto out;
                 }
         }
+        log_msg(LOG_INFO, "replicating '%s' to '%s' from journal '%s'%s", d.source, d.target, d.journal,
+                o.once ? " (once)" : "");
+        (void)sd_notifyf(0, "READY=1\nSTATUS=replicating %s to %s", d.source, d.target);
         if (o.once) {
                 e = replicator_wait(r, -1);
                 replicator_get_stats(r, &st);
@@ -330,14 +347,17 @@ int main(int argc, char **argv)
                 sigwait(&sigs, &sig);
                 ret = 0;
         }
-        if (!o.once && drain)
+        (void)sd_notifyf(0, "STOPPING=1\nSTATUS=draining for at most %llus\nEXTEND_TIMEOUT_USEC=%llu",
+                         (unsigned long long)drain, (unsigned long long)(drain + 30) * 1000000ull);
+        if (!o.once && drain) {
+                log_msg(LOG_INFO, "stopping: finishing what is journaled, for at most %llus",
+                        (unsigned long long)drain);
                 (void)replicator_sync(r, 0, (int)(drain * 1000));
+        }
         replicator_shutdown(r);         /* syncs still waiting are answered */
         ctl = ctl_server_stop(ctl);
         r = replicator_stop(r, 0);
 out:
-        if (lock >= 0)
-                close(lock);
         if (o.journal_fd >= 0)
                 close(o.journal_fd);
         if (o.source_fd >= 0)
