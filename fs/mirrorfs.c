@@ -228,6 +228,7 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
                         .source_fd = fs->source_fd,
                         .journal_fd = fs->journal_fd,
                         .workers = (unsigned)fs->opt.workers,
+                        .retention_s = fs->opt.retention_s,
                         .on_event = replicator_event,
                         .userdata = fs,
                 };

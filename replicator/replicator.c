@@ -501,6 +501,9 @@ static void *syncer_main(void *arg)
         }
         make_durable(r);
         pthread_mutex_unlock(&r->lock);
+        /* and what the last stretch finished goes now, not at the next start */
+        if (r->applied_seq)
+                (void)journal_trim(r->opt.journal_fd, r->opt.retention_s, NULL);
         return NULL;
 }
 

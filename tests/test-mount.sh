@@ -68,6 +68,25 @@ if mfs_mount "$L/src" "$L/mnt" "journal=$L/j,replicate=off,log_level=warning"; t
         check "log_level=warning: no informational messages" bash -c "! grep -q serving '$MFS_TMP/daemon.log'"
         mfs_umount "$L/mnt"
 fi
+# timeout=0 is for a source that also changes beside the mount: no stale
+# page may be served from an earlier open.
+echo "first version" >"$L/src/beside"
+if mfs_mount "$L/src" "$L/mnt" "journal=$L/j,replicate=off,timeout=0,passthrough=off"; then
+        cat "$L/mnt/beside" >/dev/null
+        echo "other version" >"$L/src/beside"
+        check "timeout=0: a change beside the mount is seen at the next open" grep -qx "other version" "$L/mnt/beside"
+        mfs_umount "$L/mnt"
+fi
+# retention=: applied segments are archived, not deleted
+mkdir -p "$L/tgt"
+if mfs_mount "$L/src" "$L/mnt" "journal=$L/jr,target=$L/tgt,retention=1d,segment_size=1M"; then
+        python3 -c 'import os, sys
+for i in range(15000):
+    os.close(os.open("%s/r%05d-%s" % (sys.argv[1], i, "x" * 40), os.O_CREAT | os.O_WRONLY, 0o644))' "$L/mnt"
+        "$MFS_BUILD/tools/mirrorfsctl" --mount "$L/mnt" sync --timeout 60 >/dev/null
+        mfs_umount "$L/mnt"
+        check "retention=: applied segments are kept, compressed" bash -c "'$MFS_JOURNAL_TOOL' ls '$L/jr' | grep -q archived"
+fi
 # Without -f: the command returns once the mount serves, and the daemon
 # has left the terminal.
 if "$MFS_BIN" "$L/src" "$L/mnt" -o "journal=$L/j,replicate=off" >"$L/out" 2>&1; then
