@@ -194,6 +194,7 @@ static void job_finished(struct replicator *r, struct job *j, struct job_result 
                 const char *what = res->what;
 
                 r->stats.dead_letters++;
+                r->stats.dead_letters_stored++;
                 if (seq > r->dead_seq_max)
                         r->dead_seq_max = seq;
                 plan_done(r->plan, j, &done, now);      /* set aside: the cursor may pass */
@@ -404,6 +405,7 @@ static void *reader_main(void *arg)
                                 char *p = strndup(rec.path, 4096), *p2 = rec.path2_len ? strndup(rec.path2, 4096) : NULL;
 
                                 r->stats.dead_letters++;
+                                r->stats.dead_letters_stored++;
                                 if (rec.seq > r->dead_seq_max)
                                         r->dead_seq_max = rec.seq;
                                 pthread_mutex_unlock(&r->lock);
@@ -509,6 +511,13 @@ static void *syncer_main(void *arg)
 
 /* ---- the API ---- */
 
+static int count_dead_letter(void *userdata, const struct journal_dead_letter *d)
+{
+        (void)d;
+        ++*(uint64_t *)userdata;
+        return 0;
+}
+
 int replicator_start(const struct replicator_options *opt, struct replicator **ret)
 {
         struct plan_config pc;
@@ -576,6 +585,8 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
                 goto fail;
         r->applied_seq = cursor;
         r->stats.applied_seq = cursor;
+        /* dead letters of earlier runs still waiting for a retry */
+        (void)journal_dead_letters_read(opt->journal_fd, r->cursor, count_dead_letter, &r->stats.dead_letters_stored);
         pc = (struct plan_config) {
                 .settle_ns = (uint64_t)r->opt.settle_ms * 1000000u,
                 .max_hold_ns = (uint64_t)r->opt.max_hold_ms * 1000000u,
@@ -786,6 +797,7 @@ int replicator_retry(struct replicator *r, uint64_t *ret_count)
         e = journal_dead_letters_take(r->opt.journal_fd, r->cursor, requeue, &c, &n);
         if (e == 0 && n) {
                 r->stats.dead_letters = n > r->stats.dead_letters ? 0 : r->stats.dead_letters - n;
+                r->stats.dead_letters_stored = 0;       /* the file was taken whole */
                 r->dead_seq_max = 0;
                 pthread_cond_broadcast(&r->work);
         }

@@ -78,7 +78,8 @@ struct replicator_stats {
         uint64_t coalesced;             /* records merged into pending work */
         uint64_t retries;               /* attempts that failed and were rescheduled */
         uint64_t waiting_retry;         /* paths now waiting for a retry */
-        uint64_t dead_letters;          /* set aside for good (see dead letters) */
+        uint64_t dead_letters;          /* set aside for good by this run (see dead letters) */
+        uint64_t dead_letters_stored;   /* in the dead letters file, earlier runs' too */
         uint64_t events_lost;           /* events-lost records and gaps seen */
         int last_error;                 /* -errno of the last failure, 0 if none */
         char last_error_path[256];

@@ -173,10 +173,21 @@ else
         not_ok "remount"
 fi
 
+# a dead letter left by one run ...
+"$MFS_BUILD/tests/journal-forge" "$T/j" create '../again'
+if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,socket=$SOCK"; then
+        ctl sync --timeout 30 >/dev/null 2>&1
+        mfs_umount "$M"
+fi
+
 # ---- unmount while a sync waits on a paused replicator ----
 # The sync can never finish; the unmount must (after the drain bound), and
 # the waiting client gets an answer.
 if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,socket=$SOCK,drain_timeout=1"; then
+        # ... is counted by the next
+        stored=$(wc -l <"$T/j/deadletters.replicator" 2>/dev/null || echo 0)
+        check "dead letters of an earlier run are counted in the status after a restart" bash -c \
+                "[ $stored -ge 1 ] && [ \"\$('$CTL' --socket '$SOCK' status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"dead_letters\"])')\" = $stored ]"
         ctl pause >/dev/null
         echo stuck >"$M/stuck"
         timeout 20 "$CTL" --socket "$SOCK" sync >"$T/stuck-sync.out" 2>&1 &

@@ -606,7 +606,7 @@ int cmd_check(int argc, char **argv)
                 return usage_of("check", "DIR");
         dirfd = open_journal_dir(o.dir);
         if (dirfd < 0)
-                return 2;
+                return 1;
         r = journal_reader_open(dirfd, 1, check_problem, &s, &rd);
         while (r == 0 && (r = journal_reader_next(rd, &rec)) > 0) {
                 r = 0;

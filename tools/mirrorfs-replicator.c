@@ -104,7 +104,7 @@ static void status(void *userdata, struct ctl_status *st)
         st->links = rs.links;
         st->retries = rs.retries;
         st->waiting_retry = rs.waiting_retry;
-        st->dead_letters = rs.dead_letters;
+        st->dead_letters = rs.dead_letters_stored;
         st->events_lost = rs.events_lost;
         st->last_error = rs.last_error;
         st->paused = rs.paused;

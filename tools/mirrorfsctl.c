@@ -41,8 +41,8 @@ static void usage(FILE *f)
                    "  retry                        put the dead letters back in the queue\n"
                    "  version\n"
                    "\n"
-                   "The socket: --socket PATH, or the one of --mount DIR (the mount point, or the\n"
-                   "replicator's target), or the only one in /run/mirrorfs.\n");
+                   "The socket: --socket PATH, or the default one of mount point --mount DIR, or\n"
+                   "the only one in /run/mirrorfs.\n");
 }
 
 /* ---- talking to the daemon ---- */
@@ -56,6 +56,9 @@ static int find_socket(const char *mount, char *buf, size_t size)
                 char *real = realpath(mount, NULL);
 
                 r = ctl_default_path(real ? real : mount, buf, size);
+                if (r < 0)
+                        fprintf(stderr, PROG ": the mount point '%s' is too long for a default socket path: "
+                                "give --socket (the mount's socket= option)\n", mount);
                 free(real);
                 return r;
         }
@@ -323,8 +326,9 @@ int main(int argc, char **argv)
                         }
                         break;
                 case OPT_SINCE:
-                        if (parse_duration_s(optarg, &since) < 0) {
-                                fprintf(stderr, PROG ": --since: '%s' is not a duration (7d, 12h, 3600)\n", optarg);
+                        if (parse_duration_s(optarg, &since) < 0 || since > 100ull * 365 * 86400) {
+                                fprintf(stderr, PROG ": --since: '%s' is not a duration up to 100 years "
+                                        "(7d, 12h, 3600)\n", optarg);
                                 return 2;
                         }
                         break;
