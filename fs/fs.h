@@ -114,6 +114,7 @@ struct fs_file {
 struct fs_stats {
         atomic_uint_fast64_t records;           /* appended */
         atomic_uint_fast64_t record_errors;     /* appends that failed */
+        atomic_uint_fast64_t unannounced;       /* changes made without an in-flight slot */
         atomic_uint_fast64_t unknown_paths;     /* changes whose path could not be told */
         atomic_uint_fast64_t inodes;            /* alive */
         atomic_uint_fast64_t handle_opens;      /* open_by_handle_at calls */
@@ -138,6 +139,8 @@ struct fs {
         int journal_fd;
         int target_fd;
         struct journal *journal;
+        struct journal_inflight *inflight;      /* changes being made (record.c) */
+        pthread_rwlock_t nslock;                /* the namespace lock (record.c) */
         struct replicator *replicator;  /* NULL with replicate=off */
         struct fuse_session *se;
 
@@ -210,12 +213,48 @@ void fs_inode_unref(struct fs *fs, struct fs_inode *in);
  */
 uint64_t fs_record(struct fs *fs, struct journal_record *rec, struct fs_inode *parent,
                    const char *name, struct fs_inode *in);
-/* Same for two paths (rename, link): path2 from @parent2/@name2. */
-uint64_t fs_record2(struct fs *fs, struct journal_record *rec, struct fs_inode *parent,
-                    const char *name, struct fs_inode *parent2, const char *name2);
+/*
+ * A change to the source, from before it is made to its record:
+ *
+ *   struct fs_change c = { .rec = { .type = ..., known fields } };
+ *   fs_change_begin(fs, &c, dir, name, dir2, name2, exclusive);
+ *   ...make the change on the source...
+ *   fill c.rec (fs_record_from_stat), fs_change_end(fs, &c, made);
+ *
+ * begin computes the path (@dir/@name, or @dir's own with @name NULL) and
+ * path2 (@dir2/@name2 likewise; with @dir2 NULL, c.rec.path2 is kept: a
+ * symlink's target), and announces the record in the in-flight table, so a
+ * crash before end leaves it for recovery (recover.c).  end appends it
+ * when the change was @made and withdraws the announcement.
+ *
+ * Between begin and end the thread holds the namespace lock: shared, or
+ * @exclusive for the rename of a directory, which changes the paths of
+ * everything beneath it.  So the journal's order of a directory rename and
+ * of a change beneath it is the order in which the source saw them, and
+ * each record's paths are those of its moment.  fs_record() takes it
+ * shared too.
+ */
+struct fs_change {
+        struct journal_record rec;
+        char *path, *path2;
+        struct fs_inode *where;         /* whose path was asked (for an unknown one) */
+        int path_err;
+        int slot;                       /* in-flight slot, -1: not announced */
+        bool exclusive;
+};
+void fs_change_begin(struct fs *fs, struct fs_change *c, struct fs_inode *dir, const char *name,
+                     struct fs_inode *dir2, const char *name2, bool exclusive);
+uint64_t fs_change_end(struct fs *fs, struct fs_change *c, bool made);
+
 /* Make every record so far durable (an application asked for durability). */
 void fs_record_commit(struct fs *fs);
 void fs_record_from_stat(struct journal_record *rec, const struct stat *st);
+
+/* ---- recover.c ---- */
+
+/* Append what the changes a crashed daemon left in the in-flight table
+ * really did; at start, before the mount serves.  Returns how many. */
+int fs_recover(struct fs *fs);
 
 /* ---- status.c ---- */
 

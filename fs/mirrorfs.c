@@ -206,6 +206,15 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
                          r == -EOPNOTSUPP ? " (its file system has no file handles)" : "");
                 return -1;
         }
+        /* A slot for every change the worker threads can make at once. */
+        r = journal_inflight_open(fs->journal, (unsigned)fs->opt.threads + 16, &fs->inflight);
+        if (r == 0)
+                r = fs_recover(fs);
+        if (r < 0) {
+                snprintf(err, ERRLEN, "cannot recover the changes of the previous daemon from '%s/inflight': %s",
+                         fs->opt.journal, strerror(-r));
+                return -1;
+        }
         fs->se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
         if (!fs->se) {
                 snprintf(err, ERRLEN, "cannot start FUSE session (bad FUSE option?)");
@@ -392,6 +401,7 @@ static void stop(struct fs *fs)
         replicator_shutdown(fs->replicator);    /* syncs still waiting are answered */
         fs_status_stop(fs);
         fs->replicator = replicator_stop(fs->replicator, 0);
+        fs->inflight = journal_inflight_close(fs->inflight);
         fs->journal = journal_close(fs->journal);
         fs_inodes_free(fs);
         if (fs->target_fd > 0)
@@ -401,6 +411,7 @@ static void stop(struct fs *fs)
         if (fs->source_fd > 0)
                 close(fs->source_fd);
         pthread_mutex_destroy(&fs->lock);
+        pthread_rwlock_destroy(&fs->nslock);
 }
 
 int main(int argc, char **argv)
@@ -417,6 +428,16 @@ int main(int argc, char **argv)
         }
         fs->source_fd = fs->journal_fd = fs->target_fd = fs->ready_fd = -1;
         fuse_set_log_func(log_bridge);
+        {
+                /* a directory rename must not wait behind a stream of
+                 * other changes */
+                pthread_rwlockattr_t ra;
+
+                pthread_rwlockattr_init(&ra);
+                pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+                pthread_rwlock_init(&fs->nslock, &ra);
+                pthread_rwlockattr_destroy(&ra);
+        }
         pthread_mutex_init(&fs->lock, NULL);
         if (fs_options_parse(&args, &fs->opt, err, sizeof(err)) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);

@@ -178,14 +178,21 @@ static int utimens_symlink(struct fs *fs, struct fs_inode *in, const struct time
 
 void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
-        struct journal_record rec = { .type = JOURNAL_SETATTR };
         struct fs *fs = fs_of(req);
         struct fs_inode *in = fs_inode_get(fs, ino);
+        struct fs_change c = { .rec = {
+                .type = JOURNAL_SETATTR, .ino = in->ino, .flags = S_ISDIR(in->type) ? JOURNAL_F_DIR : 0,
+                /* announced: everything that may change */
+                .aux = JOURNAL_SET_MODE | JOURNAL_SET_UID | JOURNAL_SET_GID | JOURNAL_SET_SIZE |
+                       JOURNAL_SET_ATIME | JOURNAL_SET_MTIME,
+        } };
         char proc[FS_PROC_FD_MAX];
         struct fs_fdref ref = { .fd = -1 };
         struct stat st;
         int fd, r = 0;
 
+        fs_change_begin(fs, &c, in, NULL, NULL, NULL, false);
+        c.rec.aux = 0;          /* from now on: what did change */
         if (fi) {
                 fd = fs_file_of(fi)->fd;
         } else {
@@ -200,7 +207,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, s
                 r = (fi ? fchmod(fd, attr->st_mode) : chmod(proc, attr->st_mode)) < 0 ? -errno : 0;
                 if (r < 0)
                         goto out;
-                rec.aux |= JOURNAL_SET_MODE;
+                c.rec.aux |= JOURNAL_SET_MODE;
         }
         if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
                 uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
@@ -210,7 +217,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, s
                         r = -errno;
                         goto out;
                 }
-                rec.aux |= (to_set & FUSE_SET_ATTR_UID ? JOURNAL_SET_UID : 0) |
+                c.rec.aux |= (to_set & FUSE_SET_ATTR_UID ? JOURNAL_SET_UID : 0) |
                            (to_set & FUSE_SET_ATTR_GID ? JOURNAL_SET_GID : 0);
         }
         if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -225,7 +232,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, s
                 }
                 if (r < 0)
                         goto out;
-                rec.aux |= JOURNAL_SET_SIZE;
+                c.rec.aux |= JOURNAL_SET_SIZE;
         }
         if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
                 struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
@@ -246,7 +253,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, s
                         r = utimensat(AT_FDCWD, proc, ts, 0) < 0 ? -errno : 0;
                 if (r < 0)
                         goto out;
-                rec.aux |= (to_set & FUSE_SET_ATTR_ATIME ? JOURNAL_SET_ATIME : 0) |
+                c.rec.aux |= (to_set & FUSE_SET_ATTR_ATIME ? JOURNAL_SET_ATIME : 0) |
                            (to_set & FUSE_SET_ATTR_MTIME ? JOURNAL_SET_MTIME : 0);
         }
         if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE |
@@ -257,7 +264,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, s
                         r = -errno;
                         goto out;
                 }
-                rec.aux |= JOURNAL_SET_UID | JOURNAL_SET_GID;
+                c.rec.aux |= JOURNAL_SET_UID | JOURNAL_SET_GID;
         }
         /* A truncate by a caller without CAP_FSETID drops setuid/setgid
          * (libfuse does not pass the kernel's flag for it: root is taken
@@ -266,22 +273,22 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, s
                 r = fs_kill_privs(req, fd);
                 if (r < 0)
                         goto out;
-                rec.aux |= JOURNAL_SET_MODE;
+                c.rec.aux |= JOURNAL_SET_MODE;
         }
         r = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 out:
-        if (rec.aux) {
+        if (c.rec.aux) {
                 /* Something changed, even if a later step failed. */
                 if (r == 0)
-                        fs_record_from_stat(&rec, &st);
+                        fs_record_from_stat(&c.rec, &st);
                 else
-                        rec.flags |= S_ISDIR(in->type) ? JOURNAL_F_DIR : 0;
+                        c.rec.flags |= S_ISDIR(in->type) ? JOURNAL_F_DIR : 0;
                 if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-                        rec.atime.tv_nsec = UTIME_NOW;
+                        c.rec.atime.tv_nsec = UTIME_NOW;
                 if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-                        rec.mtime.tv_nsec = UTIME_NOW;
-                fs_record(fs, &rec, NULL, NULL, in);
+                        c.rec.mtime.tv_nsec = UTIME_NOW;
         }
+        fs_change_end(fs, &c, c.rec.aux != 0);
         fs_fd_put(fs, &ref);
         if (r < 0)
                 fuse_reply_err(req, -r);
@@ -371,7 +378,8 @@ static int make_as_caller(fuse_req_t req, struct fs *fs, const struct make *m)
 
 static void do_make(fuse_req_t req, fuse_ino_t parent_ino, struct make *m, uint16_t type)
 {
-        struct journal_record rec = { .type = type };
+        struct fs_change c = { .rec = { .type = type, .mode = m->mode,
+                                        .path2 = m->kind == MAKE_SYMLINK ? m->link : NULL } };
         struct fs *fs = fs_of(req);
         struct fs_inode *parent = fs_inode_get(fs, parent_ino), *in;
         struct fs_fdref pref;
@@ -384,19 +392,19 @@ static void do_make(fuse_req_t req, fuse_ino_t parent_ino, struct make *m, uint1
                 return;
         }
         m->dirfd = pref.fd;
+        fs_change_begin(fs, &c, parent, m->name, NULL, NULL, false);
         r = make_as_caller(req, fs, m);
         fs_fd_put(fs, &pref);
         if (r < 0) {
+                fs_change_end(fs, &c, false);
                 fuse_reply_err(req, -r);
                 return;
         }
         r = fs_inode_lookup(fs, parent, m->name, &st, &in);
         /* The change is made: record it even if the lookup failed. */
         if (r == 0)
-                fs_record_from_stat(&rec, &st);
-        if (m->kind == MAKE_SYMLINK)
-                rec.path2 = m->link;
-        fs_record(fs, &rec, parent, m->name, NULL);
+                fs_record_from_stat(&c.rec, &st);
+        fs_change_end(fs, &c, true);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
@@ -426,12 +434,11 @@ void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char 
 
 void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent_ino, const char *newname)
 {
-        struct journal_record rec = { .type = JOURNAL_LINK };
         struct fs *fs = fs_of(req);
         struct fs_inode *in = fs_inode_get(fs, ino), *newparent = fs_inode_get(fs, newparent_ino), *got;
+        struct fs_change c = { .rec = { .type = JOURNAL_LINK, .ino = in->ino } };
         struct fs_fdref ref, pref;
         struct stat st;
-        char *old = NULL;
         int r;
 
         r = fs_fd_get(fs, in, &ref);
@@ -442,27 +449,26 @@ void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent_ino, const cha
                 fs_fd_put(fs, &ref);
                 goto fail;
         }
-        /* The existing name, for the record, before the inode learns its new one. */
-        if (fs_inode_path(fs, in, NULL, &old) < 0)
-                old = NULL;
+        /* path2: the existing name, taken before the inode learns its new
+         * one (empty when unknown: the replicator copies instead). */
+        fs_change_begin(fs, &c, newparent, newname, in, NULL, false);
         r = linkat(ref.fd, "", pref.fd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
         fs_fd_put(fs, &pref);
         fs_fd_put(fs, &ref);
-        if (r < 0)
+        if (r < 0) {
+                fs_change_end(fs, &c, false);
                 goto fail;
+        }
         r = fs_inode_lookup(fs, newparent, newname, &st, &got);
         if (r == 0)
-                fs_record_from_stat(&rec, &st);
-        rec.path2 = old;        /* empty when unknown: the replicator copies instead */
-        fs_record(fs, &rec, newparent, newname, NULL);
-        free(old);
+                fs_record_from_stat(&c.rec, &st);
+        fs_change_end(fs, &c, true);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
                 fs_reply_entry(req, fs, got, &st);
         return;
 fail:
-        free(old);
         fuse_reply_err(req, -r);
 }
 
@@ -470,7 +476,8 @@ fail:
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent_ino, const char *name, bool dir)
 {
-        struct journal_record rec = { .type = dir ? JOURNAL_RMDIR : JOURNAL_UNLINK };
+        struct fs_change c = { .rec = { .type = dir ? JOURNAL_RMDIR : JOURNAL_UNLINK,
+                                        .flags = dir ? JOURNAL_F_DIR : 0 } };
         struct fs *fs = fs_of(req);
         struct fs_inode *parent = fs_inode_get(fs, parent_ino);
         struct fs_fdref pref;
@@ -485,17 +492,19 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent_ino, const char *name, b
         }
         /* Which inode goes, to forget its name afterwards. */
         known = fstatat(pref.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        fs_change_begin(fs, &c, parent, name, NULL, NULL, false);
         r = unlinkat(pref.fd, name, dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
         fs_fd_put(fs, &pref);
         if (r < 0) {
+                fs_change_end(fs, &c, false);
                 fuse_reply_err(req, -r);
                 return;
         }
         if (known) {
                 fs_inode_unlinked(fs, st.st_dev, st.st_ino, parent, name);
-                fs_record_from_stat(&rec, &st);
+                fs_record_from_stat(&c.rec, &st);
         }
-        fs_record(fs, &rec, parent, name, NULL);
+        fs_change_end(fs, &c, true);
         fuse_reply_err(req, 0);
 }
 
@@ -512,7 +521,7 @@ void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino_t newparent_ino,
                const char *newname, unsigned int flags)
 {
-        struct journal_record rec = { .type = JOURNAL_RENAME, .aux = flags };
+        struct fs_change c = { .rec = { .type = JOURNAL_RENAME, .aux = flags } };
         struct fs *fs = fs_of(req);
         struct fs_inode *parent = fs_inode_get(fs, parent_ino), *newparent = fs_inode_get(fs, newparent_ino);
         struct fs_fdref pref, npref;
@@ -533,10 +542,16 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino
         }
         known = fstatat(pref.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
         nknown = fstatat(npref.fd, newname, &nst, AT_SYMLINK_NOFOLLOW) == 0;
+        /* The inode that goes to the new name: how recovery tells an
+         * exchange was made. */
+        c.rec.ino = known ? st.st_ino : 0;
+        fs_change_begin(fs, &c, parent, name, newparent, newname,
+                        (known && S_ISDIR(st.st_mode)) || (nknown && S_ISDIR(nst.st_mode)));
         r = renameat2(pref.fd, name, npref.fd, newname, flags) < 0 ? -errno : 0;
         fs_fd_put(fs, &npref);
         fs_fd_put(fs, &pref);
         if (r < 0) {
+                fs_change_end(fs, &c, false);
                 fuse_reply_err(req, -r);
                 return;
         }
@@ -554,7 +569,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino
                         fs_inode_moved(fs, st.st_dev, st.st_ino, parent, name, newparent, newname);
         }
         if (known)
-                fs_record_from_stat(&rec, &st);
-        fs_record2(fs, &rec, parent, name, newparent, newname);
+                fs_record_from_stat(&c.rec, &st);
+        fs_change_end(fs, &c, true);
         fuse_reply_err(req, 0);
 }

@@ -137,23 +137,10 @@ static void open_undo(struct fs *fs, struct fuse_file_info *fi)
         file_free(fs, f);
 }
 
-/*
- * Finish an open or create: the write intent (unless the create record
- * already says it all), the reply flags, the reply.
- */
+/* Finish an open: the reply flags, the reply. */
 static void open_reply(fuse_req_t req, struct fs *fs, struct fs_inode *in, struct fs_file *f,
-                       struct fuse_file_info *fi, bool record_intent)
+                       struct fuse_file_info *fi)
 {
-        if (f->write && record_intent) {
-                struct journal_record rec = { .type = JOURNAL_WRITE_INTENT, .aux = (uint32_t)fi->flags };
-                struct stat st;
-
-                if (fstat(f->fd, &st) == 0)
-                        fs_record_from_stat(&rec, &st);
-                if (fi->flags & (O_SYNC | O_DSYNC))
-                        rec.flags |= JOURNAL_F_DURABLE;
-                fs_record(fs, &rec, NULL, NULL, in);
-        }
         /* Every write of an O_SYNC file is durable when it returns: so
          * must be the record saying it may change. */
         if (f->write && (fi->flags & (O_SYNC | O_DSYNC)))
@@ -207,31 +194,49 @@ static struct fs_file *file_new(struct fs *fs, struct fs_inode *in, int fd, int 
         return f;
 }
 
+/*
+ * An open for writing is a change: its intent record ("may change until
+ * its close-write") is announced before the source's open (which may
+ * truncate) and appended before the reply.
+ */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct fs *fs = fs_of(req);
         struct fs_inode *in = fs_inode_get(fs, ino);
+        struct fs_change c = { .rec = { .type = JOURNAL_WRITE_INTENT, .aux = (uint32_t)fi->flags,
+                                        .ino = in->ino } };
+        bool write = opens_for_write(fi->flags);
         struct fs_file *f;
+        struct stat st;
         int fd, r;
 
+        if (write)
+                fs_change_begin(fs, &c, in, NULL, NULL, NULL, false);
         fd = fs_inode_open(fs, in, source_flags(fs, fi->flags));
         if (fd < 0) {
+                if (write)
+                        fs_change_end(fs, &c, false);
                 fuse_reply_err(req, -fd);
                 return;
         }
         f = file_new(fs, in, fd, fi->flags);
-        if (!f) {
-                close(fd);
-                fuse_reply_err(req, ENOMEM);
-                return;
+        r = f ? open_privs(req, f, fi) : -ENOMEM;
+        if (write) {
+                if (fstat(fd, &st) == 0)
+                        fs_record_from_stat(&c.rec, &st);
+                if (fi->flags & (O_SYNC | O_DSYNC))
+                        c.rec.flags |= JOURNAL_F_DURABLE;
+                fs_change_end(fs, &c, true);
         }
-        r = open_privs(req, f, fi);
         if (r < 0) {
-                file_free(fs, f);
+                if (f)
+                        file_free(fs, f);
+                else
+                        close(fd);
                 fuse_reply_err(req, -r);
                 return;
         }
-        open_reply(req, fs, in, f, fi, true);
+        open_reply(req, fs, in, f, fi);
 }
 
 /* openat() as the caller (creds.c), with supplementary groups if needed. */
@@ -255,7 +260,7 @@ static int open_as_caller(fuse_req_t req, struct fs *fs, int dirfd, const char *
 
 void fs_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
-        struct journal_record rec = { .type = JOURNAL_CREATE, .aux = (uint32_t)fi->flags };
+        struct fs_change c = { .rec = { .type = JOURNAL_CREATE, .aux = (uint32_t)fi->flags, .mode = mode } };
         struct fs *fs = fs_of(req);
         struct fs_inode *parent = fs_inode_get(fs, parent_ino), *in;
         struct fs_fdref pref;
@@ -268,18 +273,20 @@ void fs_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t m
                 fuse_reply_err(req, -r);
                 return;
         }
+        fs_change_begin(fs, &c, parent, name, NULL, NULL, false);
         fd = open_as_caller(req, fs, pref.fd, name, source_flags(fs, fi->flags) | O_CREAT, mode);
         fs_fd_put(fs, &pref);
         if (fd < 0) {
+                fs_change_end(fs, &c, false);
                 fuse_reply_err(req, -fd);
                 return;
         }
         r = fs_inode_lookup(fs, parent, name, &st, &in);
         if (r == 0)
-                fs_record_from_stat(&rec, &st);
+                fs_record_from_stat(&c.rec, &st);
         /* Created (or opened, without O_EXCL, when it existed): the create
          * record also says "may be written until its close-write". */
-        fs_record(fs, &rec, parent, name, NULL);
+        fs_change_end(fs, &c, true);
         if (r < 0) {
                 close(fd);
                 fuse_reply_err(req, -r);

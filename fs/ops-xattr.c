@@ -77,17 +77,15 @@ static ssize_t xattr_inode(struct fs *fs, fuse_ino_t ino, enum xop op, const cha
 
 void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
 {
-        struct journal_record rec = { .type = JOURNAL_SETXATTR, .aux = (uint32_t)flags, .name = name };
         struct fs *fs = fs_of(req);
         struct fs_inode *in = fs_inode_get(fs, ino);
+        struct fs_change c = { .rec = { .type = JOURNAL_SETXATTR, .aux = (uint32_t)flags, .name = name,
+                                        .ino = in->ino, .flags = S_ISDIR(in->type) ? JOURNAL_F_DIR : 0 } };
         ssize_t r;
 
+        fs_change_begin(fs, &c, in, NULL, NULL, NULL, false);
         r = xattr_inode(fs, ino, X_SET, name, (void *)value, size, flags);
-        if (r == 0) {
-                rec.ino = in->ino;
-                rec.flags = S_ISDIR(in->type) ? JOURNAL_F_DIR : 0;
-                fs_record(fs, &rec, NULL, NULL, in);
-        }
+        fs_change_end(fs, &c, r == 0);
         fuse_reply_err(req, r < 0 ? (int)-r : 0);
 }
 
@@ -126,16 +124,14 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-        struct journal_record rec = { .type = JOURNAL_REMOVEXATTR, .name = name };
         struct fs *fs = fs_of(req);
         struct fs_inode *in = fs_inode_get(fs, ino);
+        struct fs_change c = { .rec = { .type = JOURNAL_REMOVEXATTR, .name = name, .ino = in->ino,
+                                        .flags = S_ISDIR(in->type) ? JOURNAL_F_DIR : 0 } };
         ssize_t r;
 
+        fs_change_begin(fs, &c, in, NULL, NULL, NULL, false);
         r = xattr_inode(fs, ino, X_REMOVE, name, NULL, 0, 0);
-        if (r == 0) {
-                rec.ino = in->ino;
-                rec.flags = S_ISDIR(in->type) ? JOURNAL_F_DIR : 0;
-                fs_record(fs, &rec, NULL, NULL, in);
-        }
+        fs_change_end(fs, &c, r == 0);
         fuse_reply_err(req, r < 0 ? (int)-r : 0);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * record.c: the mount's side of the journal: turn a change the file system
- * just made into a record with paths relative to the source root, and
- * append it before the operation is answered.
+ * makes into a record with paths relative to the source root, announced in
+ * the in-flight table before the change is made (so a crash in between
+ * loses nothing, recover.c), and appended before the operation is
+ * answered.
  *
  * Mirroring must never hurt the jobs: nothing here fails an operation.  A
  * record that cannot be appended is counted and logged (at most once every
@@ -82,44 +84,87 @@ static void unknown_path(struct fs *fs, struct fs_inode *in)
 uint64_t fs_record(struct fs *fs, struct journal_record *rec, struct fs_inode *parent,
                    const char *name, struct fs_inode *in)
 {
-        uint64_t seq;
+        uint64_t seq = 0;
         char *path;
         int r;
 
+        pthread_rwlock_rdlock(&fs->nslock);
         r = parent ? fs_inode_path(fs, parent, name, &path) : fs_inode_path(fs, in, name, &path);
         if (r == -ENOENT) {
                 unknown_path(fs, parent ? parent : in);
-                return 0;
-        }
-        if (r < 0) {
+        } else if (r < 0) {
                 atomic_fetch_add(&fs->stats.record_errors, 1);
-                return 0;
+        } else {
+                rec->path = path;
+                rec->path_len = 0;
+                append(fs, rec, &seq);
+                free(path);
         }
-        rec->path = path;
-        rec->path_len = 0;
-        append(fs, rec, &seq);
-        free(path);
+        pthread_rwlock_unlock(&fs->nslock);
         return seq;
 }
 
-uint64_t fs_record2(struct fs *fs, struct journal_record *rec, struct fs_inode *parent,
-                    const char *name, struct fs_inode *parent2, const char *name2)
+void fs_change_begin(struct fs *fs, struct fs_change *c, struct fs_inode *dir, const char *name,
+                     struct fs_inode *dir2, const char *name2, bool exclusive)
 {
-        char *path2 = NULL;
-        uint64_t seq;
         int r;
 
-        r = parent2 ? fs_inode_path(fs, parent2, name2, &path2) : 0;
-        if (r < 0 && r != -ENOENT) {
-                atomic_fetch_add(&fs->stats.record_errors, 1);
-                return 0;
+        c->slot = -1;
+        c->path = c->path2 = NULL;
+        c->where = dir;
+        c->exclusive = exclusive;
+        if (exclusive)
+                pthread_rwlock_wrlock(&fs->nslock);
+        else
+                pthread_rwlock_rdlock(&fs->nslock);
+        c->path_err = fs_inode_path(fs, dir, name, &c->path);
+        if (c->path_err < 0)
+                c->path = NULL;
+        if (dir2) {
+                /* An unknown second path (a link to an unnamed file) stays
+                 * empty: the replicator then copies instead of linking. */
+                if (fs_inode_path(fs, dir2, name2, &c->path2) < 0)
+                        c->path2 = NULL;
+                c->rec.path2 = c->path2;
+                c->rec.path2_len = 0;
         }
-        /* An unknown second path (a link to an unnamed file) stays empty:
-         * the replicator then copies the first path instead of linking. */
-        rec->path2 = path2;
-        rec->path2_len = 0;
-        seq = fs_record(fs, rec, parent, name, NULL);
-        free(path2);
+        if (!c->path || !fs->inflight)
+                return;
+        c->rec.path = c->path;
+        c->rec.path_len = 0;
+        r = journal_announce(fs->inflight, &c->rec, &c->slot);
+        if (r < 0) {
+                c->slot = -1;   /* the change goes on, unguarded */
+                atomic_fetch_add(&fs->stats.unannounced, 1);
+        }
+}
+
+uint64_t fs_change_end(struct fs *fs, struct fs_change *c, bool made)
+{
+        uint64_t seq = 0;
+
+        if (made) {
+                if (c->path) {
+                        c->rec.path = c->path;
+                        c->rec.path_len = 0;
+                        if (c->path2) {
+                                c->rec.path2 = c->path2;
+                                c->rec.path2_len = 0;
+                        }
+                        append(fs, &c->rec, &seq);
+                } else if (c->path_err == -ENOENT) {
+                        unknown_path(fs, c->where);
+                } else {
+                        atomic_fetch_add(&fs->stats.record_errors, 1);
+                }
+        }
+        if (c->slot >= 0)
+                journal_withdraw(fs->inflight, c->slot);
+        pthread_rwlock_unlock(&fs->nslock);
+        free(c->path);
+        free(c->path2);
+        c->path = c->path2 = NULL;
+        c->slot = -1;
         return seq;
 }
 

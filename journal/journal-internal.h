@@ -114,6 +114,9 @@ struct seg_file *seg_file_close(struct seg_file *f);
 
 uint64_t journal_now_ns(void);
 
+/* The writer's directory descriptor (inflight.c). */
+int journal_dirfd(struct journal *j);
+
 /*
  * The writer's syscalls, replaceable for fault injection (ENOSPC, EIO, short
  * writes, a crash at byte N).  Both return 0 or -errno.  Tests only.

@@ -156,6 +156,33 @@ void journal_get_stats(struct journal *j, struct journal_stats *ret);
 /* Flush, sync and release.  NULL-safe; returns NULL. */
 struct journal *journal_close(struct journal *j);
 
+/* The sequence number the next record will get (a lock-free read: it may
+ * be passed by the time the caller looks at it). */
+uint64_t journal_next_seq(struct journal *j);
+
+/* ---- the in-flight table (docs/journal-format.md) ---- */
+
+/*
+ * A change is announced before it is made and withdrawn once its record
+ * is appended or it failed; a writer killed in between leaves the
+ * announcement to the next writer, which takes it (with the journal's
+ * sequence number at the time: the record, if it was appended, has one at
+ * least as high) and decides what the change did.  Opened after
+ * journal_open() on the same journal, for @slots changes at once; closed
+ * before journal_close().
+ */
+struct journal_inflight;
+int journal_inflight_open(struct journal *j, unsigned slots, struct journal_inflight **ret);
+/* A free slot is waited for when all are taken.  -E2BIG: the record does
+ * not fit a slot (its change goes unannounced). */
+int journal_announce(struct journal_inflight *t, const struct journal_record *rec, int *ret_slot);
+void journal_withdraw(struct journal_inflight *t, int slot);
+/* Each leftover of a dead writer to @fn, then freed; @fn returning -errno
+ * stops and keeps the rest.  Returns how many were taken. */
+typedef int (*journal_leftover_fn)(void *userdata, const struct journal_record *rec, uint64_t from_seq);
+int journal_inflight_take(struct journal_inflight *t, journal_leftover_fn fn, void *userdata);
+struct journal_inflight *journal_inflight_close(struct journal_inflight *t);
+
 /* ---- reader ---- */
 
 enum journal_problem_kind {

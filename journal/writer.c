@@ -569,7 +569,8 @@ static void queue_lost_marker(struct journal *j)
                 b->oldest_ns = mono_ns();
         }
         b->len += record_encode(&m, j->next_seq, journal_now_ns(), (uint32_t)len, b->data + b->len);
-        b->last_seq = j->next_seq++;
+        b->last_seq = j->next_seq;
+        __atomic_store_n(&j->next_seq, j->next_seq + 1, __ATOMIC_RELAXED);
         b->count++;
         j->marker = j->lost;
         j->marker_gen = j->open_gen;
@@ -601,7 +602,8 @@ int journal_append(struct journal *j, const struct journal_record *rec, uint64_t
         r = buffer_reserve(b, rec_padded((uint32_t)len), j->opt.max_pending);
         if (r < 0)
                 goto refused;
-        seq = j->next_seq++;
+        seq = j->next_seq;
+        __atomic_store_n(&j->next_seq, seq + 1, __ATOMIC_RELAXED);
         if (!b->count) {
                 b->first_seq = seq;
                 b->oldest_ns = mono_ns();
@@ -770,7 +772,7 @@ static int recover(struct journal *j, journal_problem_fn on_problem, void *userd
                 free(segs);
                 if (getrandom(j->id, sizeof(j->id), 0) != sizeof(j->id))
                         return -errno;
-                j->next_seq = 1;
+                __atomic_store_n(&j->next_seq, 1, __ATOMIC_RELAXED);
                 return 0;
         }
         last = &segs[n - 1];
@@ -789,7 +791,8 @@ static int recover(struct journal *j, journal_problem_fn on_problem, void *userd
         memcpy(j->id, tail.id, JOURNAL_ID_SIZE);
         /* Never reuse a number: the name says where the segment began
          * even when nothing in it can be read. */
-        j->next_seq = tail.last_seq >= last->first_seq ? tail.last_seq + 1 : last->first_seq;
+        __atomic_store_n(&j->next_seq, tail.last_seq >= last->first_seq ? tail.last_seq + 1 : last->first_seq,
+                         __ATOMIC_RELAXED);
         if (last->archived)
                 goto out;
         if (tail.last_seq == 0) {
@@ -890,6 +893,16 @@ int journal_open(int dirfd, const struct journal_options *opt,
 fail:
         journal_close(j);
         return r;
+}
+
+uint64_t journal_next_seq(struct journal *j)
+{
+        return __atomic_load_n(&j->next_seq, __ATOMIC_RELAXED);
+}
+
+int journal_dirfd(struct journal *j)
+{
+        return j->dirfd;
 }
 
 struct journal *journal_close(struct journal *j)

@@ -1102,6 +1102,145 @@ START_TEST(test_refused_when_disk_stalls)
 }
 END_TEST
 
+/* ---- the in-flight table ---- */
+
+struct leftovers {
+        unsigned n;
+        char path[4][64], path2[4][64];
+        uint16_t type[4];
+        uint64_t ino[4], from[4];
+        int fail_at;                    /* return -EIO at this call (1-based; 0: never) */
+};
+
+static int take_leftover(void *userdata, const struct journal_record *rec, uint64_t from_seq)
+{
+        struct leftovers *l = userdata;
+
+        if (l->fail_at && l->n + 1 == (unsigned)l->fail_at)
+                return -EIO;
+        ck_assert_uint_lt(l->n, 4);
+        snprintf(l->path[l->n], sizeof(l->path[0]), "%s", rec->path);
+        snprintf(l->path2[l->n], sizeof(l->path2[0]), "%s", rec->path2);
+        l->type[l->n] = rec->type;
+        l->ino[l->n] = rec->ino;
+        l->from[l->n] = from_seq;
+        l->n++;
+        return 0;
+}
+
+START_TEST(test_inflight_survives_a_dead_writer)
+{
+        struct journal_record ren = { .type = JOURNAL_RENAME, .path = "old", .path2 = "new", .ino = 77 };
+        struct journal_record mk = { .type = JOURNAL_MKDIR, .path = "d" };
+        struct journal_record gone = { .type = JOURNAL_UNLINK, .path = "withdrawn" };
+        struct journal_inflight *t;
+        struct leftovers l = { 0 };
+        struct journal *j;
+        char dir[256], big[9000];
+        int dirfd = tu_mkdtemp(dir, sizeof(dir)), a, b, c;
+
+        j = open_writer(dirfd, JOURNAL_BATCH, 0);
+        ck_assert_int_eq(journal_inflight_open(j, 4, &t), 0);
+        append_path(j, JOURNAL_CREATE, "x");
+        append_path(j, JOURNAL_CREATE, "y");
+        ck_assert_int_eq(journal_announce(t, &gone, &c), 0);
+        ck_assert_int_eq(journal_announce(t, &ren, &a), 0);
+        journal_withdraw(t, c);
+        append_path(j, JOURNAL_CREATE, "z");
+        ck_assert_int_eq(journal_announce(t, &mk, &b), 0);
+        /* a record that cannot fit a slot is refused, not truncated */
+        memset(big, 'p', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        {
+                struct journal_record huge = { .type = JOURNAL_RENAME, .path = big, .path2 = big };
+                int d;
+
+                ck_assert_int_eq(journal_announce(t, &huge, &d), -E2BIG);
+        }
+        /* the writer dies here: nothing withdrawn, nothing taken */
+        journal_inflight_close(t);
+        journal_close(j);
+
+        j = open_writer(dirfd, JOURNAL_BATCH, 0);
+        ck_assert_int_eq(journal_inflight_open(j, 2, &t), 0);   /* fewer slots: the file keeps its 4 */
+        l.fail_at = 2;
+        ck_assert_int_eq(journal_inflight_take(t, take_leftover, &l), -EIO);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.path[0], "d");
+        ck_assert_uint_eq(l.type[0], JOURNAL_MKDIR);
+        ck_assert_uint_eq(l.from[0], 4);        /* announced after three appends */
+        journal_inflight_close(t);
+        journal_close(j);
+
+        /* what a failed take left is there for the next writer */
+        memset(&l, 0, sizeof(l));
+        j = open_writer(dirfd, JOURNAL_BATCH, 0);
+        ck_assert_int_eq(journal_inflight_open(j, 2, &t), 0);
+        ck_assert_int_eq(journal_inflight_take(t, take_leftover, &l), 1);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.path[0], "old");
+        ck_assert_str_eq(l.path2[0], "new");
+        ck_assert_uint_eq(l.type[0], JOURNAL_RENAME);
+        ck_assert_uint_eq(l.ino[0], 77);
+        ck_assert_uint_eq(l.from[0], 3);
+        /* taken means gone */
+        memset(&l, 0, sizeof(l));
+        ck_assert_int_eq(journal_inflight_take(t, take_leftover, &l), 0);
+        /* four slots in use wait for nothing; all of them are free again */
+        ck_assert_int_eq(journal_announce(t, &mk, &a), 0);
+        ck_assert_int_eq(journal_announce(t, &mk, &b), 0);
+        ck_assert_int_eq(journal_announce(t, &mk, &c), 0);
+        journal_withdraw(t, a);
+        journal_withdraw(t, b);
+        journal_withdraw(t, c);
+        journal_inflight_close(t);
+        journal_close(j);
+
+        /* nothing is left over after a clean run */
+        j = open_writer(dirfd, JOURNAL_BATCH, 0);
+        ck_assert_int_eq(journal_inflight_open(j, 4, &t), 0);
+        ck_assert_int_eq(journal_inflight_take(t, take_leftover, &l), 0);
+        journal_inflight_close(t);
+        journal_close(j);
+        close(dirfd);
+        tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_inflight_ignores_torn_slots)
+{
+        struct journal_record mk = { .type = JOURNAL_MKDIR, .path = "dir" };
+        struct journal_inflight *t;
+        struct leftovers l = { 0 };
+        struct journal *j;
+        char dir[256];
+        int dirfd = tu_mkdtemp(dir, sizeof(dir)), a, fd;
+        uint8_t byte;
+
+        j = open_writer(dirfd, JOURNAL_BATCH, 0);
+        ck_assert_int_eq(journal_inflight_open(j, 2, &t), 0);
+        ck_assert_int_eq(journal_announce(t, &mk, &a), 0);
+        ck_assert_int_eq(journal_announce(t, &mk, &a), 0);
+        journal_inflight_close(t);
+        journal_close(j);
+        /* damage the record in slot 1 (its CRC no longer matches) */
+        fd = openat(dirfd, "inflight", O_RDWR);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pread(fd, &byte, 1, 12288 + 16 + 40), 1);
+        byte ^= 0x20;
+        ck_assert_int_eq(pwrite(fd, &byte, 1, 12288 + 16 + 40), 1);
+        close(fd);
+        j = open_writer(dirfd, JOURNAL_BATCH, 0);
+        ck_assert_int_eq(journal_inflight_open(j, 2, &t), 0);
+        ck_assert_int_eq(journal_inflight_take(t, take_leftover, &l), 1);
+        ck_assert_str_eq(l.path[0], "dir");
+        journal_inflight_close(t);
+        journal_close(j);
+        close(dirfd);
+        tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
         Suite *s = suite_create("journal");
@@ -1123,6 +1262,8 @@ static Suite *journal_suite(void)
         tcase_add_test(t, test_strict_marks_durable);
         tcase_add_test(t, test_commit_explicit);
         tcase_add_test(t, test_writer_lock_and_reopen);
+        tcase_add_test(t, test_inflight_survives_a_dead_writer);
+        tcase_add_test(t, test_inflight_ignores_torn_slots);
         tcase_add_test(t, test_unknown_type_skipped_once);
         suite_add_tcase(s, t);
 
