@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <grp.h>
 #include <syslog.h>
@@ -456,6 +457,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mirrorfs: %s\n", err);
                 paths_free(&fs->paths);
                 return 1;
+        }
+        /* Every file open through the mount is a descriptor here: take
+         * all the descriptors allowed (mount.fuse3 and .mount units start
+         * us with a soft limit of 1024). */
+        {
+                struct rlimit rl;
+
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                        rl.rlim_cur = rl.rlim_max;
+                        (void)setrlimit(RLIMIT_NOFILE, &rl);
+                }
         }
         /* Modes arrive from the kernel with the caller's umask applied. */
         umask(0);

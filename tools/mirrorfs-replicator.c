@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -283,6 +284,15 @@ int main(int argc, char **argv)
         o.target_path = target;
         /* Modes come from the source as they are. */
         umask(0);
+        {
+                /* copies in flight and the directory cache are descriptors */
+                struct rlimit rl;
+
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                        rl.rlim_cur = rl.rlim_max;
+                        (void)setrlimit(RLIMIT_NOFILE, &rl);
+                }
+        }
         o.on_event = on_event;
         o.userdata = NULL;
         log_setup(PROG, LOG_TARGET_STDERR, level);

@@ -84,7 +84,7 @@ void log_vmsg(int level, const char *fmt, va_list ap)
         if (log_cfg.target == LOG_TARGET_SYSLOG)
                 syslog(level, "%s", msg);
         else if (log_cfg.prefix_levels)
-                fprintf(stderr, "<%d>%s: %s\n", level, log_cfg.ident, msg);
+                fprintf(stderr, "<%d>%s\n", level, msg);     /* journald names the program */
         else
                 fprintf(stderr, "%s: %s\n", log_cfg.ident, msg);
 }
