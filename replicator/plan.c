@@ -516,8 +516,11 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                         plan_job_free(b);       /* a rename onto itself changes nothing */
                         return 0;
                 }
-                /* Only a directory has jobs beneath it to move. */
-                r = rewrite(p, rec->path, rec->path2, kind == JOB_EXCHANGE, dir, rec->seq, now);
+                /* Only a directory has jobs beneath it to move.  The
+                 * record's DIR flag describes its first path only: either
+                 * side of an exchange may be the directory. */
+                r = rewrite(p, rec->path, rec->path2, kind == JOB_EXCHANGE, dir || kind == JOB_EXCHANGE,
+                            rec->seq, now);
                 if (r < 0) {
                         plan_job_free(b);
                         return r;

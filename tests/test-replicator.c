@@ -245,6 +245,48 @@ START_TEST(test_exchange_swaps_work)
 }
 END_TEST
 
+/* renameat2(file, dir, RENAME_EXCHANGE): the record's DIR flag is the
+ * file's; work queued under the directory must still move with it. */
+START_TEST(test_exchange_file_with_directory)
+{
+        struct journal_record rec = {
+                .type = JOURNAL_RENAME, .aux = 2, .path = "v/n", .path2 = "v/d", .path_len = 3, .path2_len = 3,
+        };
+        struct job *j;
+        int seen_new = 0;
+
+        for (int order = 0; order < 2; order++) {
+                struct plan *p = new_plan();
+
+                seqno = 0;
+                add(p, JOURNAL_CREATE, "v/d/new", NULL, 0, 0);
+                add(p, JOURNAL_CLOSE_WRITE, "v/d/new", NULL, 0, 0);
+                rec.seq = ++seqno;
+                if (order == 1) {
+                        /* the other way round: the directory first */
+                        rec.path = "v/d";
+                        rec.path2 = "v/n";
+                        rec.flags = JOURNAL_F_DIR;
+                }
+                ck_assert_int_eq(plan_add(p, &rec, 0), 0);
+                j = next(p, 100 * MS);
+                ck_assert_ptr_nonnull(j);
+                ck_assert_int_eq(j->kind, JOB_EXCHANGE);
+                ck_assert_ptr_null(next(p, 100 * MS));  /* nothing under either name passes it */
+                done(p, j, 100 * MS);
+                seen_new = 0;
+                while ((j = next(p, 200 * MS))) {
+                        ck_assert_str_ne(j->path, "v/d/new");
+                        seen_new += !strcmp(j->path, "v/n/new");
+                        done(p, j, 200 * MS);
+                }
+                ck_assert_int_eq(seen_new, 1);
+                ck_assert_uint_eq(plan_low_water(p, seqno), seqno + 1);
+                plan_free(p);
+        }
+}
+END_TEST
+
 START_TEST(test_link_waits_for_existing_name)
 {
         struct plan *p = new_plan();
@@ -416,6 +458,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_rename_moves_queued_work);
         tcase_add_test(t, test_directory_rename_barrier);
         tcase_add_test(t, test_exchange_swaps_work);
+        tcase_add_test(t, test_exchange_file_with_directory);
         tcase_add_test(t, test_link_waits_for_existing_name);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
