@@ -411,8 +411,6 @@ static void stop(struct fs *fs)
                 close(fs->journal_fd);
         if (fs->source_fd > 0)
                 close(fs->source_fd);
-        pthread_mutex_destroy(&fs->lock);
-        pthread_rwlock_destroy(&fs->nslock);
 }
 
 int main(int argc, char **argv)
@@ -420,7 +418,7 @@ int main(int argc, char **argv)
         struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
         char err[ERRLEN];
         struct fs *fs;
-        int ready = -1, r;
+        int ready = -1, ret = 1, r;
 
         fs = calloc(1, sizeof(*fs));
         if (!fs) {
@@ -442,21 +440,20 @@ int main(int argc, char **argv)
         pthread_mutex_init(&fs->lock, NULL);
         if (fs_options_parse(&args, &fs->opt, err, sizeof(err)) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);
-                return 1;
+                goto out;
         }
-        if (fs->opt.show_help) {
-                fs_options_usage();
-                return 0;
-        }
-        if (fs->opt.show_version) {
-                printf("mirrorfs %s (libfuse %s)\n", MIRRORFS_VERSION, fuse_pkgversion());
-                return 0;
+        if (fs->opt.show_help || fs->opt.show_version) {
+                if (fs->opt.show_help)
+                        fs_options_usage();
+                else
+                        printf("mirrorfs %s (libfuse %s)\n", MIRRORFS_VERSION, fuse_pkgversion());
+                ret = 0;
+                goto out;
         }
         log_setup("mirrorfs", LOG_TARGET_STDERR, fs->opt.log_level);
         if (check_paths(&fs->opt, &fs->paths, err) < 0) {
                 fprintf(stderr, "mirrorfs: %s\n", err);
-                paths_free(&fs->paths);
-                return 1;
+                goto out;
         }
         /* Every file open through the mount is a descriptor here: take
          * all the descriptors allowed (mount.fuse3 and .mount units start
@@ -477,14 +474,14 @@ int main(int argc, char **argv)
          * none: start with none, before any thread exists. */
         if (fs->self_uid == 0 && setgroups(0, NULL) < 0) {
                 fprintf(stderr, "mirrorfs: cannot drop supplementary groups: %s\n", strerror(errno));
-                return 1;
+                goto out;
         }
         if (!fs->opt.foreground)
                 ready = daemon_fork();
         if (start(fs, &args, &fs->paths, err) < 0) {
                 report(ready, err);
                 stop(fs);
-                return 1;
+                goto out;
         }
         /* Ready once the kernel's INIT is answered (fs_ready()). */
         fs->ready_fd = ready;
@@ -501,11 +498,15 @@ int main(int argc, char **argv)
         }
         stop(fs);
         log_msg(LOG_INFO, "stopped serving '%s' at '%s'", fs->paths.source, fs->paths.mountpoint);
+        /* A loop ended by a signal (SIGTERM, SIGINT, SIGHUP) returns the
+         * signal number: a clean stop as much as an unmount. */
+        ret = r < 0 ? 1 : 0;
+out:
         paths_free(&fs->paths);
         fs_options_free(&fs->opt);
         fuse_opt_free_args(&args);
+        pthread_mutex_destroy(&fs->lock);
+        pthread_rwlock_destroy(&fs->nslock);
         free(fs);
-        /* A loop ended by a signal (SIGTERM, SIGINT, SIGHUP) returns the
-         * signal number: a clean stop as much as an unmount. */
-        return r < 0 ? 1 : 0;
+        return ret;
 }

@@ -232,6 +232,7 @@ static void segment_maybe_rotate(struct journal *j, uint64_t next_first_seq)
                 j->seg_fd = fd;
                 j->seg_first_seq = next_first_seq;
                 j->seg_off = SEG_HEADER_SIZE;
+                j->stats.segment_bytes = SEG_HEADER_SIZE;
                 j->seg_dirty_tail = false;
                 if (written > j->synced_seq)
                         j->synced_seq = written;
@@ -706,7 +707,8 @@ void journal_get_stats(struct journal *j, struct journal_stats *ret)
         ret->written_seq = j->written_seq;
         ret->synced_seq = j->synced_seq;
         ret->segment_first_seq = j->seg_first_seq;
-        ret->segment_bytes = j->seg_off;
+        /* segment_bytes: as of the last write (seg_off belongs to the
+         * writer, which updates it without the lock) */
         ret->commit_p99_us = hist_p99_us(j);
         pthread_mutex_unlock(&j->lock);
 }
@@ -880,6 +882,7 @@ int journal_open(int dirfd, const struct journal_options *opt,
                 goto fail;
         j->seg_first_seq = j->next_seq;
         j->seg_off = SEG_HEADER_SIZE;
+        j->stats.segment_bytes = SEG_HEADER_SIZE;
         j->written_seq = j->synced_seq = j->next_seq - 1;
 
         if (j->opt.durability == JOURNAL_BATCH) {
