@@ -322,27 +322,36 @@ static int sync_attrs(const struct side *s, const struct side *t, const struct s
 }
 
 /*
- * Attributes of a new file (open descriptor), all of them.  It was created
- * with @made_mode by this process: owner and mode are set only if that is
- * not already what the source has.
+ * Attributes of a file being written (open descriptor @fd), all of them.
+ * Owner and mode are compared with what the file has (fstat), never with
+ * what it was made with: a new file takes the group of a setgid directory,
+ * a default ACL changes its mode, and a file updated in place keeps
+ * whatever it had.  @fresh: a new file, it has no extended attributes yet.
  */
-static int set_attrs_fd(const struct apply_ctx *ctx, int fd, int sfd, const struct stat *sst, mode_t made_mode,
-                        struct job_result *res)
+static int set_attrs_fd(int fd, int sfd, const struct stat *sst, bool fresh, struct job_result *res)
 {
         struct timespec ts[2] = { sst->st_atim, sst->st_mtim };
-        bool chown_needed = sst->st_uid != ctx->euid || sst->st_gid != ctx->egid;
+        bool chowned = false;
+        struct stat st;
         int r;
 
-        if (chown_needed && fchown(fd, sst->st_uid, sst->st_gid) < 0) {
-                res->what = "chown";
+        if (fstat(fd, &st) < 0) {
+                res->what = "stat target";
                 return -errno;
         }
+        if (st.st_uid != sst->st_uid || st.st_gid != sst->st_gid) {
+                if (fchown(fd, sst->st_uid, sst->st_gid) < 0) {
+                        res->what = "chown";
+                        return -errno;
+                }
+                chowned = true;
+        }
         /* after chown, which drops setuid and setgid */
-        if ((chown_needed || made_mode != (sst->st_mode & 07777)) && fchmod(fd, sst->st_mode & 07777) < 0) {
+        if ((chowned || (st.st_mode & 07777) != (sst->st_mode & 07777)) && fchmod(fd, sst->st_mode & 07777) < 0) {
                 res->what = "chmod";
                 return -errno;
         }
-        r = sync_xattrs(NULL, sfd, NULL, fd, true);
+        r = sync_xattrs(NULL, sfd, NULL, fd, fresh);
         if (r < 0) {
                 res->what = "xattr";
                 return r;
@@ -428,7 +437,6 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
         /* A file that changes while it is copied is copied again. */
         for (int attempt = 0; attempt < 3; attempt++) {
                 bool named = false, inplace, sparse;
-                mode_t made_mode = 0;
                 int64_t n;
 
                 if (fstat(in, &a) < 0) {
@@ -448,7 +456,6 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                                 break;
                         }
                 } else {
-                        made_mode = a.st_mode & 0777 & ~ctx->umask;
                         out = open_temp(ctx, t, a.st_mode & 0777, tmp, sizeof(tmp), &named);
                         if (out < 0) {
                                 r = out;
@@ -472,7 +479,7 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                         r = -EAGAIN;
                         res->what = "copy (source kept changing)";
                 } else {
-                        r = set_attrs_fd(ctx, out, in, &a, inplace ? (tst->st_mode & 07777) : made_mode, res);
+                        r = set_attrs_fd(out, in, &a, !inplace, res);
                         if (r == 0 && !inplace) {
                                 r = publish(ctx, t, out, tmp, sizeof(tmp), named, texists);
                                 if (r < 0)

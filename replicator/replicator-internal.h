@@ -147,9 +147,6 @@ struct apply_ctx {
         uint64_t tmp_counter;           /* names of temporary files */
         unsigned worker;
         int pid;
-        uid_t euid;
-        gid_t egid;
-        mode_t umask;
         /* Bumped by every job that renames or removes on the target (shared
          * by the workers): cached directories from before are dropped. */
         _Atomic uint64_t *ns_gen;

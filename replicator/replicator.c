@@ -78,7 +78,6 @@ struct replicator {
         struct journal_applied_log *applied;    /* when changes reached the target */
 
         _Atomic uint64_t ns_gen;        /* see apply_ctx */
-        mode_t umask;
 
         /* the target's identity, to notice it unmounted (or replaced) */
         dev_t target_dev;
@@ -269,8 +268,7 @@ static int worker_spawn(struct replicator *r, unsigned i)
                 w->index = i;
                 w->ctx = (struct apply_ctx) {
                         .source_fd = r->opt.source_fd, .target_fd = r->opt.target_fd,
-                        .copy_ops = r->copy_ops, .worker = i, .pid = (int)getpid(),
-                        .euid = geteuid(), .egid = getegid(), .umask = r->umask, .ns_gen = &r->ns_gen,
+                        .copy_ops = r->copy_ops, .worker = i, .pid = (int)getpid(), .ns_gen = &r->ns_gen,
                 };
                 e = r->copy_ops->new(&w->ctx.copier);
                 if (e < 0)
@@ -607,10 +605,6 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
                         r->copy_ops->free(probe);
         }
         r->stats.backend = r->copy_ops == &copier_plain ? REPLICATOR_PLAIN : REPLICATOR_URING;
-        /* The process's umask, read back (the daemons set it before any
-         * thread starts; files are created with exact modes). */
-        r->umask = umask(0);
-        umask(r->umask);
         if (r->opt.target_path) {
                 struct stat st;
 

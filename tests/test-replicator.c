@@ -4,14 +4,19 @@
  * own: coalescing, settle and open-file holds, renames as barriers (work
  * moved to the new name, nothing newer passing), exchanges, links waiting
  * for their existing name, the low-water mark, retries; and paths: what is
- * valid, symlinks planted in the target, removal that never follows links.
+ * valid, symlinks planted in the target, removal that never follows links;
+ * and jobs applied to two scratch trees, as one worker runs them: the
+ * parents' times, owners of new and updated files, the directory cache in
+ * a repair walk.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "replicator-internal.h"
@@ -447,6 +452,205 @@ START_TEST(test_planted_symlinks)
 }
 END_TEST
 
+/* ---- jobs applied to two scratch trees ---- */
+
+struct trees {
+        char sdir[256], tdir[256];
+        int src, tgt;
+        _Atomic uint64_t ns_gen;
+        struct apply_ctx ctx;
+};
+
+static void trees_init(struct trees *t)
+{
+        t->src = tu_mkdtemp(t->sdir, sizeof(t->sdir));
+        t->tgt = tu_mkdtemp(t->tdir, sizeof(t->tdir));
+        atomic_init(&t->ns_gen, 0);
+        t->ctx = (struct apply_ctx) {
+                .source_fd = t->src, .target_fd = t->tgt, .copy_ops = &copier_plain, .pid = (int)getpid(),
+                .ns_gen = &t->ns_gen,
+        };
+        ck_assert_int_eq(copier_plain.new(&t->ctx.copier), 0);
+}
+
+static void trees_free(struct trees *t)
+{
+        apply_ctx_release(&t->ctx);
+        copier_plain.free(t->ctx.copier);
+        close(t->src);
+        close(t->tgt);
+        tu_rmtree(t->sdir);
+        tu_rmtree(t->tdir);
+}
+
+/* Every job of @p against the trees, one at a time, until none is left. */
+static void run_plan(struct trees *t, struct plan *p)
+{
+        uint64_t now = 0, wake;
+        int i;
+
+        for (i = 0; i < 100000 && !plan_empty(p); i++) {
+                struct job *j = plan_next(p, now, &wake);
+                struct job_result res;
+
+                if (!j) {
+                        now = wake != UINT64_MAX && wake > now ? wake : now + 1000 * MS;
+                        continue;
+                }
+                apply_job(&t->ctx, j, &res);
+                ck_assert_msg(res.error == 0, "job on '%s': %s: %s", j->path, res.what ? res.what : "?",
+                              strerror(-res.error));
+                plan_done(p, j, &res, now);
+        }
+        ck_assert(plan_empty(p));
+}
+
+/* One entry the same on both trees: type, mode, owner, size, mtime (ns). */
+static void same_entry(struct trees *t, const char *path)
+{
+        struct stat s, d;
+
+        ck_assert_msg(fstatat(t->src, path, &s, AT_SYMLINK_NOFOLLOW) == 0, "%s: not in the source", path);
+        ck_assert_msg(fstatat(t->tgt, path, &d, AT_SYMLINK_NOFOLLOW) == 0, "%s: not in the target", path);
+        ck_assert_msg(s.st_mode == d.st_mode, "%s: mode %o != %o", path, s.st_mode, d.st_mode);
+        ck_assert_msg(s.st_uid == d.st_uid && s.st_gid == d.st_gid, "%s: owner %u:%u != %u:%u", path, s.st_uid,
+                      s.st_gid, d.st_uid, d.st_gid);
+        if (S_ISDIR(s.st_mode) || S_ISLNK(s.st_mode))
+                ck_assert_msg(S_ISLNK(s.st_mode) || (s.st_mtim.tv_sec == d.st_mtim.tv_sec &&
+                                                     s.st_mtim.tv_nsec == d.st_mtim.tv_nsec),
+                              "%s: mtime %ld.%09ld != %ld.%09ld", path, (long)s.st_mtim.tv_sec,
+                              s.st_mtim.tv_nsec, (long)d.st_mtim.tv_sec, d.st_mtim.tv_nsec);
+        else
+                ck_assert_msg(s.st_size == d.st_size && s.st_mtim.tv_sec == d.st_mtim.tv_sec &&
+                              s.st_mtim.tv_nsec == d.st_mtim.tv_nsec, "%s: size or mtime differ", path);
+}
+
+/* @path and everything beneath the same on both trees, nothing extra on the target. */
+static void same_tree(struct trees *t, const char *path)
+{
+        int side[2] = { t->src, t->tgt };
+        struct dirent *de;
+        struct stat st;
+
+        same_entry(t, path);
+        ck_assert_int_eq(fstatat(t->src, path, &st, AT_SYMLINK_NOFOLLOW), 0);
+        if (!S_ISDIR(st.st_mode))
+                return;
+        for (int k = 0; k < 2; k++) {
+                int fd = openat(side[k], path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+                ck_assert_ptr_nonnull(d);
+                while ((de = readdir(d))) {
+                        char child[1024];
+
+                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                                continue;
+                        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+                        if (k == 0)
+                                same_tree(t, child);
+                        else
+                                ck_assert_msg(fstatat(t->src, child, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                                              "%s: on the target only", child);
+                }
+                closedir(d);
+        }
+}
+
+static void make_file(int dirfd, const char *path, const char *data)
+{
+        int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+        close(fd);
+}
+
+START_TEST(test_group_of_file_in_setgid_directory)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        int fd;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "# skipped: needs root (chown)\n");
+                plan_free(p);
+                return;
+        }
+        seqno = 0;
+        trees_init(&t);
+        /* mkdir d; chgrp 4242 d; chmod 2775 d */
+        ck_assert_int_eq(mkdirat(t.src, "d", 0775), 0);
+        ck_assert_int_eq(fchownat(t.src, "d", 0, 4242, 0), 0);
+        ck_assert_int_eq(fchmodat(t.src, "d", 02775, 0), 0);
+        add(p, JOURNAL_MKDIR, "d", NULL, 0, 0);
+        add(p, JOURNAL_SETATTR, "d", NULL, 0, 0);
+        run_plan(&t, p);
+        same_entry(&t, "d");
+        /* touch d/f (group 4242, the directory's); chgrp 0 d/f: a new file
+         * on the target takes the directory's group too, whoever makes it */
+        fd = openat(t.src, "d/f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "f", 1), 1);
+        ck_assert_int_eq(fchown(fd, 0, 0), 0);
+        close(fd);
+        add(p, JOURNAL_CREATE, "d/f", NULL, 0, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "d/f", NULL, 0, 0);
+        add(p, JOURNAL_SETATTR, "d/f", NULL, 0, 0);
+        run_plan(&t, p);
+        same_tree(&t, "d");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+START_TEST(test_hardlinked_file_updated_in_place)
+{
+        struct plan *p = new_plan();
+        char spath[600], tpath[600], val[16];
+        struct trees t;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "# skipped: needs root (chown)\n");
+                plan_free(p);
+                return;
+        }
+        seqno = 0;
+        trees_init(&t);
+        snprintf(spath, sizeof(spath), "%s/f", t.sdir);
+        snprintf(tpath, sizeof(tpath), "%s/f", t.tdir);
+        make_file(t.src, "f", "one");
+        ck_assert_int_eq(fchownat(t.src, "f", 1234, 5678, 0), 0);
+        if (lsetxattr(spath, "user.old", "1", 1, 0) < 0) {
+                fprintf(stderr, "# skipped: no user xattrs in %s\n", t.sdir);
+                goto out;
+        }
+        ck_assert_int_eq(linkat(t.src, "f", t.src, "g", 0), 0);
+        add(p, JOURNAL_CREATE, "f", NULL, 0, 0);
+        add(p, JOURNAL_LINK, "g", "f", 0, 0);
+        run_plan(&t, p);
+        same_entry(&t, "f");
+        ck_assert_int_eq(lgetxattr(tpath, "user.old", val, sizeof(val)), 1);
+        /* Both names one inode on both sides: the change is made in place,
+         * so what the target file has must be compared, not what a new
+         * file would have (this process's owner, no xattrs). */
+        ck_assert_int_eq(lremovexattr(spath, "user.old"), 0);
+        make_file(t.src, "f", "two!");
+        ck_assert_int_eq(fchownat(t.src, "f", 0, 0, 0), 0);
+        add(p, JOURNAL_REMOVEXATTR, "f", NULL, 0, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "f", NULL, 0, 0);
+        add(p, JOURNAL_SETATTR, "f", NULL, 0, 0);
+        run_plan(&t, p);
+        same_entry(&t, "f");
+        same_entry(&t, "g");
+        ck_assert_msg(lgetxattr(tpath, "user.old", val, sizeof(val)) < 0 && errno == ENODATA,
+                      "f: an xattr removed on the source stays on the target");
+out:
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -467,6 +671,10 @@ static Suite *replicator_suite(void)
         t = tcase_create("paths");
         tcase_add_test(t, test_path_rules);
         tcase_add_test(t, test_planted_symlinks);
+        suite_add_tcase(s, t);
+        t = tcase_create("apply");
+        tcase_add_test(t, test_group_of_file_in_setgid_directory);
+        tcase_add_test(t, test_hardlinked_file_updated_in_place);
         suite_add_tcase(s, t);
         return s;
 }
