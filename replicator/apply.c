@@ -791,8 +791,11 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
                 goto out;
         }
         if (fstatat(tn.pfd, tn.name, &t1, AT_SYMLINK_NOFOLLOW) == 0) {
-                if (t1.st_ino == t2.st_ino && t1.st_dev == t2.st_dev)
-                        goto out;       /* already */
+                if (t1.st_ino == t2.st_ino && t1.st_dev == t2.st_dev) {
+                        /* already (a replay): the parent's times still follow */
+                        res->changed_parent = true;
+                        goto out;
+                }
                 /* replace atomically: link to a temporary name, rename over */
                 tmp_name(ctx, tmp, sizeof(tmp));
                 r = linkat(te.pfd, te.name, tn.pfd, tmp, 0) < 0 ? -errno : 0;
@@ -824,6 +827,16 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         switch (j->kind) {
         case JOB_SYNC:
                 res->error = sync_entry(ctx, j->path, j->flags, res);
+                /* A record that may have made or removed the name changed
+                 * the source's parent (its mtime) even when the target's
+                 * entry needs nothing: a name made and removed before the
+                 * job ran, a directory or symlink removed and made again,
+                 * a record replayed after a crash.  The parent's attributes
+                 * are synced after it all the same.  Without JOB_REMOVED,
+                 * a source gone is for a later record to explain. */
+                if (res->error == 0 && *j->path &&
+                    ((j->flags & JOB_REMOVED) || ((j->flags & JOB_DATA) && !res->nothing)))
+                        res->changed_parent = true;
                 break;
         case JOB_RENAME:
         case JOB_EXCHANGE:

@@ -70,7 +70,8 @@ struct job {
 struct job_result {
         int error;                      /* 0 or -errno */
         const char *what;               /* the step that failed */
-        bool changed_parent;            /* an entry of the parent directory changed */
+        bool changed_parent;            /* the parent's entries changed (on the source, the target or
+                                         * both): its attributes are synced after */
         bool created_dir;               /* a directory was made: its parent changed too */
         bool nothing;                   /* the source had gone: nothing done */
         bool fallback;                  /* rename/link impossible: sync the destination instead */
