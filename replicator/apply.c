@@ -21,9 +21,10 @@
  * Caveat: a hard-linked file (more than one name on both sides) is updated
  * in place, to keep its names one inode: a reader may see it change.
  */
+#include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,10 @@ struct side {
         int pfd;
         const char *name;
         bool root;
-        bool cached;                    /* pfd belongs to the directory cache */
+        struct dircache_entry *cached;  /* pfd belongs to this (pinned) cache entry */
 };
+
+static void dircache_unpin(struct dircache_entry *e);
 
 static int side_open(int root, const char *path, bool create, int src_root, struct side *s, bool *created)
 {
@@ -50,6 +53,7 @@ static int side_open(int root, const char *path, bool create, int src_root, stru
         int r;
 
         s->pfd = -1;
+        s->cached = NULL;
         s->root = !*path;
         if (s->root) {
                 s->pfd = fcntl(root, F_DUPFD_CLOEXEC, 3);
@@ -64,10 +68,12 @@ static int side_open(int root, const char *path, bool create, int src_root, stru
 
 static void side_close(struct side *s)
 {
-        if (s->pfd >= 0 && !s->cached)
+        if (s->cached)
+                dircache_unpin(s->cached);
+        else if (s->pfd >= 0)
                 close(s->pfd);
         s->pfd = -1;
-        s->cached = false;
+        s->cached = NULL;
 }
 
 /* ---- the target directory cache ---- */
@@ -78,6 +84,14 @@ static void side_close(struct side *s)
  * a second and only while nothing was renamed or removed on the target
  * (ns_gen): the planner never runs a job beside a rename of its parents, so
  * an entry is never used across one.
+ *
+ * Ownership: a descriptor handed out by target_open() stays open until the
+ * side holding it is closed (side_close), whatever happens to the cache
+ * meanwhile.  A repair walk opens sides while outer levels still hold
+ * theirs, and may expire, invalidate (it removes entries: ns_gen) or evict
+ * cache entries on the way; those entries are pinned, so dropping one only
+ * hides it from lookups and the last unpin closes it.  Eviction takes an
+ * unpinned slot; when all are pinned the new descriptor is not cached.
  */
 #define DIRCACHE_TTL_NS 1000000000ull
 
@@ -95,22 +109,47 @@ static void namespace_changed(struct apply_ctx *ctx)
                 atomic_fetch_add(ctx->ns_gen, 1);
 }
 
+/* No lookup finds @e any more; its descriptor goes with the last pin. */
 static void dircache_drop(struct dircache_entry *e)
 {
-        if (e->path) {
+        if (!e->path)
+                return;
+        free(e->path);
+        e->path = NULL;
+        if (!e->pins)
                 close(e->fd);
-                free(e->path);
-                e->path = NULL;
+}
+
+static void dircache_unpin(struct dircache_entry *e)
+{
+        assert(e->pins > 0);
+        if (--e->pins == 0 && !e->path)
+                close(e->fd);           /* dropped while in use */
+}
+
+/* A slot for a new entry: the next unpinned one, emptied; NULL if none. */
+static struct dircache_entry *dircache_slot(struct apply_ctx *ctx)
+{
+        for (unsigned i = 0; i < DIRCACHE_SIZE; i++) {
+                struct dircache_entry *e = &ctx->dircache[ctx->dircache_next++ % DIRCACHE_SIZE];
+
+                if (!e->pins) {
+                        dircache_drop(e);
+                        return e;
+                }
         }
+        return NULL;
 }
 
 void apply_ctx_release(struct apply_ctx *ctx)
 {
-        for (unsigned i = 0; i < DIRCACHE_SIZE; i++)
+        for (unsigned i = 0; i < DIRCACHE_SIZE; i++) {
+                assert(ctx->dircache[i].pins == 0);
                 dircache_drop(&ctx->dircache[i]);
+        }
 }
 
-/* side_open() on the target, through the cache. */
+/* side_open() on the target, through the cache; side_close() when done. */
 static int target_open(struct apply_ctx *ctx, const char *path, bool create, struct side *s, bool *created)
 {
         const char *name = tree_basename(path);
@@ -134,7 +173,8 @@ static int target_open(struct apply_ctx *ctx, const char *path, bool create, str
                         continue;
                 }
                 if (strlen(e->path) == plen && memcmp(e->path, path, plen) == 0) {
-                        *s = (struct side) { .pfd = e->fd, .name = name, .cached = true };
+                        e->pins++;
+                        *s = (struct side) { .pfd = e->fd, .name = name, .cached = e };
                         return 0;
                 }
         }
@@ -147,17 +187,18 @@ static int target_open(struct apply_ctx *ctx, const char *path, bool create, str
         }
         if (created)
                 *created = made;
-        *s = (struct side) { .pfd = fd, .name = name, .cached = true };
-        e = &ctx->dircache[ctx->dircache_next++ % DIRCACHE_SIZE];
-        dircache_drop(e);
+        *s = (struct side) { .pfd = fd, .name = name };
+        e = dircache_slot(ctx);
+        if (!e)
+                return 0;                       /* not kept: closed after use */
         e->path = strndup(path, plen);
-        if (!e->path) {
-                s->cached = false;              /* not kept: closed after use */
+        if (!e->path)
                 return 0;
-        }
         e->fd = fd;
+        e->pins = 1;
         e->gen = gen;
         e->born_ns = now;
+        s->cached = e;
         return 0;
 }
 
@@ -700,6 +741,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
                         /* the walk changed the directory's times */
                         if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
                                 r = -errno;
+                                res->what = "stat target";
                                 break;
                         }
                 }

@@ -131,12 +131,19 @@ const char *tree_basename(const char *path);
 
 /* ---- apply.c ---- */
 
-/* Target directories a worker opened lately (see apply.c). */
+/*
+ * Target directories a worker opened lately (see apply.c).  An entry is
+ * pinned while a side of a running job holds its descriptor; a repair walk
+ * nests jobs' sides, so several may be pinned at once.  Dropping a pinned
+ * entry (expired, stale, evicted) only hides it from lookups: its
+ * descriptor is closed by the last unpin.
+ */
 #define DIRCACHE_SIZE 32
 
 struct dircache_entry {
-        char *path;
-        int fd;
+        char *path;                     /* NULL: free, or dropped while still pinned */
+        int fd;                         /* open while path is set or pins > 0 */
+        unsigned pins;                  /* sides holding fd */
         uint64_t gen;                   /* the namespace generation it is valid for */
         uint64_t born_ns;
 };
@@ -155,6 +162,7 @@ struct apply_ctx {
         unsigned dircache_next;
 };
 
+/* Close the cached directories; no job may be running on @ctx. */
 void apply_ctx_release(struct apply_ctx *ctx);
 
 /* Carry out @j against the trees; fills *res. */

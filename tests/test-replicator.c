@@ -573,6 +573,18 @@ static void make_file(int dirfd, const char *path, const char *data)
         close(fd);
 }
 
+static unsigned open_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
 START_TEST(test_dir_mtime_name_created_and_removed)
 {
         struct plan *p = new_plan();
@@ -718,6 +730,79 @@ out:
 }
 END_TEST
 
+/* A repair walk of "r" (JOB_SUBTREE), as after a rename the target could not follow. */
+static void repair(struct trees *t, const char *path)
+{
+        struct job j = {
+                .kind = JOB_SYNC, .path = (char *)path, .flags = JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE,
+        };
+        struct job_result res;
+
+        apply_job(&t->ctx, &j, &res);
+        ck_assert_msg(res.error == 0, "repair of '%s': %s: %s", path, res.what ? res.what : "?",
+                      strerror(-res.error));
+}
+
+START_TEST(test_dircache_eviction_during_walk)
+{
+        struct trees t;
+        unsigned fds;
+        char p[64];
+
+        trees_init(&t);
+        fds = open_fds();
+        /* r/a/sNN/f: more directories beneath r/a than the cache holds, so
+         * it evicts while the walk's outer levels still use their entries */
+        ck_assert_int_eq(mkdirat(t.src, "r", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "r/a", 0755), 0);
+        for (int i = 0; i < DIRCACHE_SIZE + 8; i++) {
+                snprintf(p, sizeof(p), "r/a/s%02d", i);
+                ck_assert_int_eq(mkdirat(t.src, p, 0755), 0);
+                snprintf(p, sizeof(p), "r/a/s%02d/f", i);
+                make_file(t.src, p, p);
+        }
+        repair(&t, "r");
+        same_tree(&t, "r");
+        repair(&t, "r");        /* again, with a warm cache */
+        same_tree(&t, "r");
+        apply_ctx_release(&t.ctx);
+        ck_assert_uint_eq(open_fds(), fds);     /* every directory closed once */
+        trees_free(&t);
+}
+END_TEST
+
+START_TEST(test_dircache_namespace_change_during_walk)
+{
+        struct trees t;
+        unsigned fds;
+        char p[64];
+
+        trees_init(&t);
+        fds = open_fds();
+        /* r/a/sN/f on both, r/a/sN/junk on the target only: removing junk
+         * (a namespace change) invalidates the cache in the middle of the
+         * walk of r/a, whose entry for r is still in use */
+        ck_assert_int_eq(mkdirat(t.src, "r", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "r/a", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.tgt, "r", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.tgt, "r/a", 0755), 0);
+        for (int i = 0; i < 6; i++) {
+                snprintf(p, sizeof(p), "r/a/s%d", i);
+                ck_assert_int_eq(mkdirat(t.src, p, 0755), 0);
+                ck_assert_int_eq(mkdirat(t.tgt, p, 0755), 0);
+                snprintf(p, sizeof(p), "r/a/s%d/f", i);
+                make_file(t.src, p, p);
+                snprintf(p, sizeof(p), "r/a/s%d/junk", i);
+                make_file(t.tgt, p, p);
+        }
+        repair(&t, "r");
+        same_tree(&t, "r");
+        apply_ctx_release(&t.ctx);
+        ck_assert_uint_eq(open_fds(), fds);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -744,6 +829,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_dir_mtime_name_removed_and_made_again);
         tcase_add_test(t, test_group_of_file_in_setgid_directory);
         tcase_add_test(t, test_hardlinked_file_updated_in_place);
+        tcase_add_test(t, test_dircache_eviction_during_walk);
+        tcase_add_test(t, test_dircache_namespace_change_during_walk);
         suite_add_tcase(s, t);
         return s;
 }
