@@ -7,7 +7,9 @@
  * (name_to_handle_at), never by a held descriptor, so the number of inodes
  * the kernel may keep is not bounded by the process's open-file limit.
  * Directories in use get a cached O_PATH descriptor (an LRU of bounded
- * size); everything else is opened by handle when needed.
+ * size); everything else is opened by handle when needed.  An inode that
+ * loses its last name through the mount while the kernel still holds it
+ * keeps a descriptor until it is forgotten (a handle no longer opens it).
  *
  * Each inode remembers the name it was last reached by (parent + name), so
  * the journal can say which path changed when the kernel only gives an
@@ -86,6 +88,7 @@ struct fs_inode {
         uint32_t refs;                  /* children naming it as parent, open files */
         uint32_t fd_pins;               /* operations using fd */
         int fd;                         /* cached O_PATH descriptor (directories), -1 */
+        bool fd_kept;                   /* fd keeps a removed inode reachable: not in the LRU */
         int mount;                      /* index into fs->mounts */
         int backing_id;                 /* kernel passthrough backing file, 0: none */
         uint32_t nopen;                 /* open files sharing backing_id */
@@ -149,6 +152,7 @@ struct fs {
         size_t hash_size, hash_count;
         struct fs_inode *lru_head, *lru_tail;   /* cached descriptors, newest first */
         size_t fd_cached;
+        size_t fd_kept, fd_kept_max;    /* descriptors of removed inodes (inode.c) */
         uint64_t next_generation;
         struct { int mount_id; int fd; } mounts[FS_MAX_MOUNTS];
         int nmounts;
@@ -188,7 +192,7 @@ void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n);
 /* A descriptor on @in (O_PATH): 0 and *ref, or -errno.  fs_fd_put() after. */
 int fs_fd_get(struct fs *fs, struct fs_inode *in, struct fs_fdref *ref);
 void fs_fd_put(struct fs *fs, struct fs_fdref *ref);
-/* Open @in with @flags (not O_PATH) by handle. */
+/* Open @in with @flags by handle (a kept one: through its descriptor). */
 int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags);
 /* Path of @in (+ "/" + @name when not NULL), relative to the source root,
  * into a malloc'ed string.  -ENOENT when the inode's name is not known. */
@@ -196,7 +200,25 @@ int fs_inode_path(struct fs *fs, struct fs_inode *in, const char *name, char **r
 /* After a rename/unlink on the source: keep names current. */
 void fs_inode_moved(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name,
                     struct fs_inode *newparent, const char *newname);
-void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name);
+/*
+ * Removing a name, in three steps:
+ *
+ *   keep = fs_inode_keep_open(fs, dirfd, name, &st);   (st: fstatat of it)
+ *   ...unlinkat() or renameat2() over it...
+ *   made ? fs_inode_unlinked(fs, st.st_dev, st.st_ino, parent, name, keep) : close(keep);
+ *
+ * A removed directory, and a removed file nothing else holds open, can no
+ * longer be opened by handle, though the kernel may still reach it (an
+ * O_PATH descriptor, a working directory, an open file) and change its
+ * attributes.  So when @name is the last name of an inode the kernel
+ * holds, keep_open returns an O_PATH descriptor of it (else -1), which
+ * unlinked keeps with the inode until the kernel forgets it (taking it
+ * over in every case: closed when not needed).  At most fs->fd_kept_max
+ * are kept; beyond, a removed inode answers ESTALE as before.
+ */
+int fs_inode_keep_open(struct fs *fs, int dirfd, const char *name, const struct stat *st);
+void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name,
+                       int keep);
 /* A name of @in: its parent (with a ref: fs_inode_unref() it) and a copy
  * of the name to free().  -ENOENT when none is known. */
 int fs_inode_a_name(struct fs *fs, struct fs_inode *in, struct fs_inode **ret_parent, char **ret_name);

@@ -10,6 +10,14 @@
  * forgets free what it no longer needs; a child keeps its parent alive
  * (refs) so names can always be walked up to the root.
  *
+ * A handle opens only what the source can still find: not a removed
+ * directory, not a removed file once its last user is gone.  The kernel
+ * may keep using such an inode (fchmod through an O_PATH descriptor, a
+ * working directory, futimens), so an inode that loses its last name
+ * through the mount while the kernel holds it keeps a descriptor (fd_kept)
+ * until the kernel forgets it.  Those are few (removed yet still in use),
+ * and bounded by fd_kept_max, a share of the descriptor limit.
+ *
  * What it does not do: the FUSE replies (ops-*.c), the journal (record.c).
  * Caveat: an inode number reused by the source while the kernel still holds
  * the old node is told apart by its handle (generation included).
@@ -19,9 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "ops.h"
 
 #define HASH_INITIAL (1u << 14)
 
@@ -109,15 +119,20 @@ static void lru_push(struct fs *fs, struct fs_inode *in)
                 fs->lru_tail = in;
 }
 
-/* Lock held.  Drop the cached descriptor of @in (not the root's). */
+/* Lock held.  Drop the cached or kept descriptor of @in (not the root's). */
 static void fd_uncache(struct fs *fs, struct fs_inode *in)
 {
         if (in->fd < 0 || in == fs->root)
                 return;
-        lru_unlink(fs, in);
+        if (in->fd_kept) {
+                in->fd_kept = false;
+                fs->fd_kept--;
+        } else {
+                lru_unlink(fs, in);
+                fs->fd_cached--;
+        }
         close(in->fd);          /* an O_PATH descriptor: close does no I/O */
         in->fd = -1;
-        fs->fd_cached--;
 }
 
 /* Lock held.  Make room for one more cached descriptor; false when all are pinned. */
@@ -232,8 +247,8 @@ static int add_name(struct fs *fs, struct fs_inode *in, struct fs_inode *parent,
         return 0;
 }
 
-/* Lock held.  @parent/@name is no longer a name of @in. */
-static void remove_name(struct fs *fs, struct fs_inode *in, struct fs_inode *parent, const char *name)
+/* Lock held.  @parent/@name is no longer a name of @in.  Whether it was one. */
+static bool remove_name(struct fs *fs, struct fs_inode *in, struct fs_inode *parent, const char *name)
 {
         struct fs_name **pp, *n;
 
@@ -242,9 +257,10 @@ static void remove_name(struct fs *fs, struct fs_inode *in, struct fs_inode *par
                         n = *pp;
                         *pp = n->next;
                         name_drop(fs, n);
-                        return;
+                        return true;
                 }
         }
+        return false;
 }
 
 static int mount_index(struct fs *fs, int mount_id, int dirfd, const char *name)
@@ -419,13 +435,43 @@ static int open_handle(struct fs *fs, struct fs_inode *in, int flags)
         return fd < 0 ? -errno : fd;
 }
 
+/*
+ * Open @in again through its kept descriptor (fs_inode_keep_open()), or
+ * -ENOENT when it has none.  The kernel holds @in while it asks, so the
+ * descriptor stays open meanwhile (only the inode's free closes it).
+ */
+static int open_kept(struct fs *fs, struct fs_inode *in, int flags)
+{
+        char proc[FS_PROC_FD_MAX];
+        int fd = -1;
+
+        pthread_mutex_lock(&fs->lock);
+        if (in->fd_kept)
+                fd = in->fd;
+        pthread_mutex_unlock(&fs->lock);
+        if (fd < 0)
+                return -ENOENT;
+        if (flags & O_PATH) {
+                fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        } else {
+                /* The magic link lands on the inode itself, named or not. */
+                fs_proc_fd_path(fd, proc);
+                fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+        }
+        return fd < 0 ? -errno : fd;
+}
+
 int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags)
 {
-        if (in == fs->root) {
-                int fd = openat(fs->source_fd, ".", (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+        int fd;
 
+        if (in == fs->root) {
+                fd = openat(fs->source_fd, ".", (flags & ~O_NOFOLLOW) | O_CLOEXEC);
                 return fd < 0 ? -errno : fd;
         }
+        fd = open_kept(fs, in, flags);
+        if (fd != -ENOENT)
+                return fd;
         return open_handle(fs, in, flags);
 }
 
@@ -436,7 +482,7 @@ int fs_fd_get(struct fs *fs, struct fs_inode *in, struct fs_fdref *ref)
         pthread_mutex_lock(&fs->lock);
         if (in->fd >= 0) {
                 in->fd_pins++;
-                if (in != fs->root && in != fs->lru_head) {
+                if (in != fs->root && !in->fd_kept && in != fs->lru_head) {
                         lru_unlink(fs, in);
                         lru_push(fs, in);
                 }
@@ -570,7 +616,39 @@ void fs_inode_moved(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent
         pthread_mutex_unlock(&fs->lock);
 }
 
-void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name)
+/* Lock held.  Would a removal of @in's last name need a kept descriptor? */
+static bool wants_kept(struct fs *fs, const struct fs_inode *in)
+{
+        return in && in != fs->root && in->nlookup > 0 && !in->fd_kept;
+}
+
+int fs_inode_keep_open(struct fs *fs, int dirfd, const char *name, const struct stat *st)
+{
+        struct stat kst;
+        bool want;
+        int fd;
+
+        /* A file with other names stays reachable by handle. */
+        if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
+                return -1;
+        pthread_mutex_lock(&fs->lock);
+        want = wants_kept(fs, hash_find(fs, st->st_dev, st->st_ino)) && fs->fd_kept < fs->fd_kept_max;
+        pthread_mutex_unlock(&fs->lock);
+        if (!want)
+                return -1;
+        fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        /* The name may have changed beside the mount since the stat. */
+        if (fstat(fd, &kst) < 0 || kst.st_dev != st->st_dev || kst.st_ino != st->st_ino) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent, const char *name,
+                       int keep)
 {
         struct fs_inode *in;
 
@@ -578,19 +656,42 @@ void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *par
         in = hash_find(fs, dev, ino);
         if (in && in != fs->root) {
                 in->refs++;
-                remove_name(fs, in, parent, name);
+                /* Keep only for the inode the kernel knew by this name: a
+                 * number the source reused names another. */
+                if (remove_name(fs, in, parent, name) && keep >= 0 && wants_kept(fs, in) &&
+                    fs->fd_kept < fs->fd_kept_max) {
+                        if (in->fd >= 0) {
+                                /* a cached directory descriptor: keep that one */
+                                lru_unlink(fs, in);
+                                fs->fd_cached--;
+                        } else {
+                                in->fd = keep;
+                                keep = -1;
+                        }
+                        in->fd_kept = true;
+                        fs->fd_kept++;
+                }
                 in->refs--;
                 maybe_free(fs, in);
         }
         pthread_mutex_unlock(&fs->lock);
+        if (keep >= 0)
+                close(keep);
 }
 
 int fs_inodes_init(struct fs *fs)
 {
         struct handle_buf h;
+        struct rlimit rl;
         struct stat st;
         int mount_id;
 
+        /* Most descriptors are for files open through the mount and
+         * cached directories: kept ones get an eighth of the limit. */
+        fs->fd_kept_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                          ? (size_t)rl.rlim_cur / 8 : 4096;
+        if (fs->fd_kept_max < 16)
+                fs->fd_kept_max = 16;
         fs->hash_size = HASH_INITIAL;
         fs->hash = calloc(fs->hash_size, sizeof(*fs->hash));
         if (!fs->hash)

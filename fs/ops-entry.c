@@ -482,26 +482,31 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent_ino, const char *name, b
         struct fs_inode *parent = fs_inode_get(fs, parent_ino);
         struct fs_fdref pref;
         struct stat st;
+        int r, keep = -1;
         bool known;
-        int r;
 
         r = fs_fd_get(fs, parent, &pref);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
         }
-        /* Which inode goes, to forget its name afterwards. */
+        /* Which inode goes, to forget its name afterwards, and to keep it
+         * reachable while the kernel still uses it. */
         known = fstatat(pref.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (known)
+                keep = fs_inode_keep_open(fs, pref.fd, name, &st);
         fs_change_begin(fs, &c, parent, name, NULL, NULL, false);
         r = unlinkat(pref.fd, name, dir ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
         fs_fd_put(fs, &pref);
         if (r < 0) {
                 fs_change_end(fs, &c, false);
+                if (keep >= 0)
+                        close(keep);
                 fuse_reply_err(req, -r);
                 return;
         }
         if (known) {
-                fs_inode_unlinked(fs, st.st_dev, st.st_ino, parent, name);
+                fs_inode_unlinked(fs, st.st_dev, st.st_ino, parent, name, keep);
                 fs_record_from_stat(&c.rec, &st);
         }
         fs_change_end(fs, &c, true);
@@ -527,7 +532,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino
         struct fs_fdref pref, npref;
         struct stat st, nst;
         bool known, nknown;
-        int r;
+        int r, keep = -1;
 
         r = fs_fd_get(fs, parent, &pref);
         if (r < 0) {
@@ -545,6 +550,10 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino
         /* The inode that goes to the new name: how recovery tells an
          * exchange was made. */
         c.rec.ino = known ? st.st_ino : 0;
+        /* A replaced inode loses that name (fs_inode_keep_open()). */
+        if (nknown && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)) &&
+            !(known && nst.st_ino == st.st_ino && nst.st_dev == st.st_dev))
+                keep = fs_inode_keep_open(fs, npref.fd, newname, &nst);
         fs_change_begin(fs, &c, parent, name, newparent, newname,
                         (known && S_ISDIR(st.st_mode)) || (nknown && S_ISDIR(nst.st_mode)));
         r = renameat2(pref.fd, name, npref.fd, newname, flags) < 0 ? -errno : 0;
@@ -552,6 +561,8 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino
         fs_fd_put(fs, &pref);
         if (r < 0) {
                 fs_change_end(fs, &c, false);
+                if (keep >= 0)
+                        close(keep);
                 fuse_reply_err(req, -r);
                 return;
         }
@@ -564,10 +575,13 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name, fuse_ino
                 /* two names of one inode: rename does nothing */
         } else {
                 if (nknown)
-                        fs_inode_unlinked(fs, nst.st_dev, nst.st_ino, newparent, newname);
+                        fs_inode_unlinked(fs, nst.st_dev, nst.st_ino, newparent, newname, keep);
+                keep = -1;
                 if (known)
                         fs_inode_moved(fs, st.st_dev, st.st_ino, parent, name, newparent, newname);
         }
+        if (keep >= 0)
+                close(keep);
         if (known)
                 fs_record_from_stat(&c.rec, &st);
         fs_change_end(fs, &c, true);

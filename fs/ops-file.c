@@ -4,7 +4,8 @@
  * release, fsync, fallocate, lseek, copy_file_range.
  *
  * With kernel passthrough (FOPEN_PASSTHROUGH) reads and writes never reach
- * the daemon; it sees the open and the release.  So a file opened for
+ * the daemon (but those of O_APPEND opens, see data_path()); it sees the
+ * open and the release.  So a file opened for
  * writing gets a write-intent record before the open is answered (a crash
  * of the daemon after that cannot hide the file from the mirror), and a
  * close-write record at release.  An fsync on the file makes the journal
@@ -107,16 +108,56 @@ static int source_flags(struct fs *fs, int flags)
 }
 
 /*
- * Kernel passthrough, or through the daemon?  Passthrough opens the
- * backing file with the flags of the open and runs its writes with the
- * daemon's privileges, so two cases go through the daemon to behave as
- * natively: O_APPEND (fcntl() could not clear it later), and a writer
- * without privileges of a setuid/setgid file (the bits must go at its
- * first write).
+ * How the data of an open file goes.  The kernel wants every open of an
+ * inode in one mode: once one open uses passthrough, an open without it
+ * fails with EIO (and the other way round), so a file that must go
+ * through the daemon while passthrough is on still gets the inode's
+ * backing file, with FOPEN_DIRECT_IO: its reads and writes then come to
+ * the daemon (each write at the offset the kernel chose), while its mmap
+ * uses the backing file like the other opens.
+ *
+ * Two cases go through the daemon.  O_APPEND: the kernel opens the backing
+ * file with the flags of the open, and a backing file in append mode would
+ * go on appending after the application cleared O_APPEND with fcntl();
+ * through the daemon, the kernel decides at every write from the flags the
+ * file has then (and holds the inode lock, so concurrent appends, ours and
+ * passthrough writes alike, each land at the end).  An open without
+ * O_APPEND keeps passthrough even when fcntl() sets O_APPEND later: the
+ * kernel passes IOCB_APPEND to the backing file's write.  And a writer
+ * without privileges of a setuid/setgid file: passthrough writes run with
+ * the daemon's privileges and would keep the bits, the daemon drops them
+ * at the first write.
  */
-static bool use_passthrough(struct fs *fs, const struct fs_file *f, int flags)
+enum data_path { DATA_DAEMON, DATA_PASSTHROUGH, DATA_DIRECT };
+
+static enum data_path data_path(struct fs *fs, const struct fs_file *f, int flags)
 {
-        return fs->passthrough && !(flags & O_APPEND) && !f->kill_privs;
+        if (!fs->passthrough)
+                return DATA_DAEMON;
+        if ((flags & O_APPEND) || f->kill_privs)
+                return DATA_DIRECT;
+        return DATA_PASSTHROUGH;
+}
+
+/* The reply flags of an open, create or tmpfile that gets @f. */
+static void open_flags(fuse_req_t req, struct fs *fs, struct fs_inode *in, struct fs_file *f,
+                       struct fuse_file_info *fi)
+{
+        enum data_path path = data_path(fs, f, fi->flags);
+
+        fi->fh = (uint64_t)(uintptr_t)f;
+        fi->noflush = fs->opt.noflush;
+        fi->parallel_direct_writes = 1;
+        fi->direct_io = 0;
+        fi->keep_cache = 0;
+        if (path != DATA_DAEMON && passthrough_open(req, fs, in, f->fd, fi)) {
+                fi->direct_io = path == DATA_DIRECT;
+                return;
+        }
+        fi->backing_id = 0;
+        /* Every change goes through this mount: cached pages stay valid
+         * from one open to the next. */
+        fi->keep_cache = 1;
 }
 
 static void file_free(struct fs *fs, struct fs_file *f)
@@ -145,16 +186,7 @@ static void open_reply(fuse_req_t req, struct fs *fs, struct fs_inode *in, struc
          * must be the record saying it may change. */
         if (f->write && (fi->flags & (O_SYNC | O_DSYNC)))
                 fs_record_commit(fs);
-
-        fi->fh = (uint64_t)(uintptr_t)f;
-        fi->noflush = fs->opt.noflush;
-        fi->parallel_direct_writes = 1;
-        if (!(use_passthrough(fs, f, fi->flags) && passthrough_open(req, fs, in, f->fd, fi))) {
-                fi->backing_id = 0;
-                /* Every change goes through this mount: cached pages stay
-                 * valid from one open to the next. */
-                fi->keep_cache = 1;
-        }
+        open_flags(req, fs, in, f, fi);
         if (fuse_reply_open(req, fi) < 0)
                 open_undo(fs, fi);
 }
@@ -307,15 +339,9 @@ void fs_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t m
                 fuse_reply_err(req, -r);
                 return;
         }
-        fi->fh = (uint64_t)(uintptr_t)f;
         if (fi->flags & (O_SYNC | O_DSYNC))
                 fs_record_commit(fs);
-        fi->noflush = fs->opt.noflush;
-        fi->parallel_direct_writes = 1;
-        if (!(use_passthrough(fs, f, fi->flags) && passthrough_open(req, fs, in, fd, fi))) {
-                fi->backing_id = 0;
-                fi->keep_cache = 1;
-        }
+        open_flags(req, fs, in, f, fi);
         {
                 struct fuse_entry_param e = {
                         .ino = (fuse_ino_t)(uintptr_t)in,
@@ -371,12 +397,7 @@ void fs_tmpfile(fuse_req_t req, fuse_ino_t parent_ino, mode_t mode, struct fuse_
                 return;
         }
         f->write = true;
-        fi->fh = (uint64_t)(uintptr_t)f;
-        fi->noflush = fs->opt.noflush;
-        if (!(use_passthrough(fs, f, fi->flags) && passthrough_open(req, fs, in, fd, fi))) {
-                fi->backing_id = 0;
-                fi->keep_cache = 1;
-        }
+        open_flags(req, fs, in, f, fi);
         {
                 struct fuse_entry_param e = {
                         .ino = (fuse_ino_t)(uintptr_t)in,
