@@ -23,11 +23,13 @@ const char *ctl_state(const struct ctl_status *st)
 {
         if (st->events_lost)
                 return "events-lost";
+        if (st->journal_held)
+                return "degraded";      /* the journal cannot be written */
         if (!st->replicating)
                 return "journal-only";
         if (st->paused)
                 return "paused";
-        if (st->target_lost || st->waiting_retry)
+        if (st->target_lost || st->waiting_retry || st->journal_held)
                 return "degraded";
         return "mirroring";
 }
@@ -75,9 +77,10 @@ void ctl_render_status_json(FILE *f, const struct ctl_status *st)
         jstr(f, "journal_dir", st->journal);
         ju(f, "uptime_s", st->uptime_s);
         fprintf(f, ",\"journal\":{\"head_seq\":%" PRIu64 ",\"synced_seq\":%" PRIu64 ",\"bytes\":%" PRIu64
-                   ",\"segments\":%" PRIu64 ",\"record_errors\":%" PRIu64 ",\"commit_p99_us\":%" PRIu64 "}",
+                   ",\"segments\":%" PRIu64 ",\"record_errors\":%" PRIu64 ",\"commit_p99_us\":%" PRIu64
+                   ",\"held\":%" PRIu64 ",\"error\":\"%s\"}",
                 st->head_seq, st->synced_seq, st->journal_bytes, st->journal_segments, st->record_errors,
-                st->commit_p99_us);
+                st->commit_p99_us, st->journal_held, ctl_errno_name(st->journal_error));
         if (!strcmp(st->role ? st->role : "", "mount")) {
                 ju(f, "inodes", st->inodes);
                 jb(f, "passthrough", st->passthrough);
@@ -124,6 +127,8 @@ void ctl_render_metrics(FILE *f, const struct ctl_status *st)
         metric(f, "journal_segments", "gauge", "Journal segments on disk.", (double)st->journal_segments);
         metric(f, "journal_record_errors_total", "counter", "Changes the mount could not journal.",
                (double)st->record_errors);
+        metric(f, "journal_held_records", "gauge",
+               "Records held in memory because the journal's file system refuses writes.", (double)st->journal_held);
         metric(f, "journal_commit_p99_seconds", "gauge", "Append-to-durable latency of journal records, p99.",
                (double)st->commit_p99_us / 1e6);
         metric(f, "events_lost_total", "counter", "Events-lost records and gaps seen (an audit is needed).",

@@ -158,7 +158,7 @@ struct fs {
         int nmounts;
         struct fs_inode *root;
 
-        bool passthrough;               /* negotiated with the kernel */
+        _Atomic bool passthrough;       /* negotiated with the kernel (INIT, in a worker thread) */
         int ready_fd;                   /* to the waiting parent (no -f), until ready; -1 */
         char start_error[256];          /* why the kernel's INIT was refused, "" */
         uid_t self_uid;

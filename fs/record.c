@@ -40,7 +40,9 @@ static void append(struct fs *fs, struct journal_record *rec, uint64_t *ret_seq)
         int r;
 
         r = journal_append(fs->journal, rec, ret_seq);
-        if (r == 0) {
+        if (r == 0 || r == -EINPROGRESS) {
+                /* -EINPROGRESS: held in memory by the journal until its
+                 * file system takes writes again (the status shows it) */
                 atomic_fetch_add(&fs->stats.records, 1);
                 return;
         }

@@ -32,6 +32,8 @@ static void status(void *userdata, struct ctl_status *st)
         st->head_seq = js.next_seq - 1;
         st->synced_seq = js.synced_seq;
         st->commit_p99_us = js.commit_p99_us;
+        st->journal_held = js.held;
+        st->journal_error = js.held || js.lost ? js.last_error : 0;
         st->record_errors = atomic_load(&fs->stats.record_errors) + atomic_load(&fs->stats.unknown_paths);
         if (journal_list_segments(fs->journal_fd, &segs, &n) == 0) {
                 st->journal_segments = n;

@@ -8,7 +8,9 @@
  * once and survives the process.  Free slots are a stack under a mutex;
  * when every slot is in use, an announcement waits for a withdrawal (the
  * table is sized for the writer's concurrency, so that is a safety net).
- * Leftover slots stay announced, and unavailable, until taken.
+ * Leftover slots stay announced, and unavailable, until taken.  The file
+ * is written through (no holes) before it is used, so a store into the
+ * mapping never allocates.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,8 +97,6 @@ int journal_inflight_open(struct journal *j, unsigned slots, struct journal_infl
                 t->map = NULL;
                 goto fail;
         }
-        close(fd);
-        fd = -1;
         t->free_stack = calloc(t->nslots, sizeof(*t->free_stack));
         t->leftover = calloc(t->nslots, sizeof(*t->leftover));
         if (!t->free_stack || !t->leftover) {
@@ -109,11 +109,30 @@ int journal_inflight_open(struct journal *j, unsigned slots, struct journal_infl
 
                 if (slot_decode(t, i, &rec, &from) == 0)
                         t->leftover[i] = true;
-                else if (*slot_state(t, i) != 0)
-                        *slot_state(t, i) = 0;          /* torn or foreign: forget it */
-                if (!t->leftover[i])
+                else
                         t->free_stack[t->nfree++] = (unsigned)i;
         }
+        /* Every free slot is written now, with zeros: a store into the
+         * mapping must never need a block (a full journal file system
+         * would answer it with SIGBUS).  Leftovers are kept as they are. */
+        {
+                static const uint8_t zeros[SLOT_SIZE];
+
+                for (size_t n = 0; n < t->nfree; n++) {
+                        off_t off = (off_t)t->free_stack[n] * SLOT_SIZE;
+
+                        if (pwrite(fd, zeros, SLOT_SIZE, off) != (ssize_t)SLOT_SIZE) {
+                                r = errno ? -errno : -ENOSPC;
+                                goto fail;
+                        }
+                }
+                if (fdatasync(fd) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+        }
+        close(fd);
+        fd = -1;
         pthread_mutex_init(&t->lock, NULL);
         pthread_cond_init(&t->freed, NULL);
         *ret = t;

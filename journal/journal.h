@@ -116,6 +116,7 @@ struct journal_stats {
         uint64_t syncs;                 /* fdatasync calls */
         uint64_t lost;                  /* records numbered but not written (a write failed) */
         uint64_t refused;               /* appends refused without a number (buffer full, closed) */
+        uint64_t held;                  /* records whose write failed, held in memory to be written */
         int last_error;                 /* last write or sync error (-errno), 0 when none */
         uint64_t segment_first_seq;     /* the segment being written */
         uint64_t segment_bytes;
@@ -140,9 +141,14 @@ int journal_open(int dirfd, const struct journal_options *opt,
  * Append @rec; on success the record has reached the kernel (it survives a
  * crash of this process) and, in strict mode, the disk.  *ret_seq (may be
  * NULL) gets its sequence number.
+ * -EINPROGRESS: the journal's file system refused the write (full,
+ * failing); the record is held in memory, numbered, and written in order
+ * as soon as a write succeeds (the committer retries every second): it
+ * does not survive a crash of this process meanwhile.
  * Errors: -EINVAL (bad type, string too long), -E2BIG (record over
- * JOURNAL_RECORD_MAX), -ENOBUFS (too much pending: the disk does not keep up),
- * -ESHUTDOWN (closing), or the -errno of the failed write or sync.  Every
+ * JOURNAL_RECORD_MAX), -ENOBUFS (too much pending: the disk does not keep up,
+ * or max_pending bytes are held already), -ESHUTDOWN (closing), or the
+ * -errno of the failed write or sync when nothing more can be held.  Every
  * failure is counted and later explained by an events-lost record.
  */
 int journal_append(struct journal *j, const struct journal_record *rec, uint64_t *ret_seq);

@@ -17,9 +17,12 @@
  *
  * Caveat: a record counts as written once pwrite() returned; that makes it
  * survive a crash of this process (it is in the page cache), not a power
- * loss.  Only a sync makes it durable.  A failed write loses the records of
- * that batch; they are counted, their appenders get the error, and an
- * events-lost record goes out with the next batch.
+ * loss.  Only a sync makes it durable.  A failed write (a full or failing
+ * file system) does not lose the batch: it is held in memory, numbered, and
+ * written in order before the next batch, or by the committer within a
+ * second when nobody appends; its appenders get -EINPROGRESS.  Only what
+ * would pass max_pending held bytes is lost: counted, its appenders get the
+ * error, and an events-lost record goes out with the next batch.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -110,6 +113,12 @@ struct journal {
         bool seg_dirty_tail;            /* bytes past seg_off from a failed write */
 
         struct journal_stats stats;     /* counters only; the rest is filled on read */
+
+        /* Batches whose write failed (a full or failing journal file
+         * system), kept in seq order until a write succeeds, up to
+         * max_pending bytes.  Touched only by the thread in the writer role. */
+        struct buffer held;
+        uint64_t held_retry_ns;         /* the committer's next attempt */
 
         pthread_t committer;
         bool committer_started;
@@ -363,8 +372,62 @@ static void pending_sync_pop(struct journal *j, uint64_t seq)
 }
 
 /*
+ * Lock held, writer role.  Write what failed before, first: records reach
+ * the journal in seq order.  0 when nothing is held any more.
+ */
+static int flush_held(struct journal *j)
+{
+        struct buffer *h = &j->held;
+        int r;
+
+        if (!h->count)
+                return 0;
+        pthread_mutex_unlock(&j->lock);
+        r = segment_write(j, h);
+        pthread_mutex_lock(&j->lock);
+        if (r < 0) {
+                j->stats.last_error = r;
+                j->sticky_error = r;
+                return r;
+        }
+        j->written_seq = h->last_seq;
+        j->stats.writes++;
+        j->stats.bytes += h->len;
+        j->stats.segment_bytes = j->seg_off;
+        j->stats.held = 0;
+        pending_sync_push(j, h);
+        h->len = 0;
+        h->count = 0;
+        h->first_seq = h->last_seq = 0;
+        return 0;
+}
+
+/* Lock held, writer role.  Keep a batch whose write failed, if it fits. */
+static bool hold(struct journal *j, const struct buffer *b)
+{
+        struct buffer *h = &j->held;
+
+        if (buffer_reserve(h, b->len, j->opt.max_pending) < 0)
+                return false;
+        memcpy(h->data + h->len, b->data, b->len);
+        h->len += b->len;
+        if (!h->count) {
+                h->first_seq = b->first_seq;
+                h->oldest_ns = b->oldest_ns;
+        }
+        h->last_seq = b->last_seq;
+        h->count += b->count;
+        j->stats.held += b->count;
+        pthread_cond_signal(&j->wake_committer);        /* it retries them */
+        return true;
+}
+
+/*
  * Lock held on entry and exit.  Write the open batch, then any batch filled
- * meanwhile, until @w is done.  The caller holds the writer role.
+ * meanwhile, until @w is done.  The caller holds the writer role.  A batch
+ * that cannot be written is held in memory and written, in order, before
+ * the next one; only when the held bytes would pass max_pending are
+ * records lost.
  */
 static void write_batches(struct journal *j, struct waiter *w)
 {
@@ -372,21 +435,29 @@ static void write_batches(struct journal *j, struct waiter *w)
                 uint64_t g = j->open_gen;
                 struct buffer *b = &j->buf[g & 1];
                 struct waiter *x;
-                int r = 0;
+                int r;
 
                 j->open_gen++;          /* appends now fill the other buffer */
-                if (b->len) {
+                /* What is held goes first (a full file system answers
+                 * at once: trying with every batch costs little). */
+                r = flush_held(j);
+                if (b->len && r == 0) {
                         pthread_mutex_unlock(&j->lock);
                         r = segment_write(j, b);
                         pthread_mutex_lock(&j->lock);
                 }
                 if (b->count) {
-                        j->written_seq = b->last_seq;
                         if (r == 0) {
+                                j->written_seq = b->last_seq;
                                 j->stats.writes++;
                                 j->stats.bytes += b->len;
                                 j->stats.segment_bytes = j->seg_off;
                                 pending_sync_push(j, b);
+                        } else if (hold(j, b)) {
+                                /* written later, in order */
+                                j->stats.last_error = r;
+                                j->sticky_error = r;
+                                r = -EINPROGRESS;
                         } else {
                                 /* Count changes, not the events-lost
                                  * record that went down with them. */
@@ -520,7 +591,7 @@ static int sync_upto(struct journal *j, uint64_t seq)
                         if (target > j->synced_seq)
                                 j->synced_seq = target;
                         pending_sync_pop(j, target);
-                        if (!lost_any(&j->lost) && !j->marker_gen)
+                        if (!lost_any(&j->lost) && !j->marker_gen && !j->held.count)
                                 j->sticky_error = 0;
                 } else {
                         /* After a failed fdatasync() the kernel may have
@@ -628,7 +699,7 @@ int journal_append(struct journal *j, const struct journal_record *rec, uint64_t
         if (r == 0 && j->opt.durability == JOURNAL_STRICT)
                 r = sync_upto(j, seq);
         pthread_mutex_unlock(&j->lock);
-        if (r == 0 && ret_seq)
+        if ((r == 0 || r == -EINPROGRESS) && ret_seq)
                 *ret_seq = seq;
         return r;
 
@@ -665,23 +736,53 @@ int journal_commit(struct journal *j, uint64_t seq)
         r = sync_upto(j, seq);
         if (r == 0)
                 r = j->sticky_error;
+        if (r == 0 && j->held.count && seq >= j->held.first_seq)
+                r = -EIO;       /* held in memory: not durable */
         pthread_mutex_unlock(&j->lock);
         return r;
 }
 
+/* Lock held.  The committer writes held records when nobody appends;
+ * once a second while the journal's file system keeps refusing. */
+static void retry_held(struct journal *j)
+{
+        uint64_t now = mono_ns();
+
+        if (!j->held.count || j->writing || now < j->held_retry_ns)
+                return;
+        j->writing = true;
+        (void)flush_held(j);
+        j->writing = false;
+        j->held_retry_ns = now + 1000000000u;
+        pthread_cond_broadcast(&j->progress);
+}
+
+static struct timespec abs_ns(uint64_t t)
+{
+        return (struct timespec) { .tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u) };
+}
+
+/* In batch mode it syncs; in every mode it retries held records. */
 static void *committer_main(void *arg)
 {
         struct journal *j = arg;
         uint64_t interval = (uint64_t)j->opt.commit_interval_us * 1000;
+        bool batch = j->opt.durability == JOURNAL_BATCH;
 
         pthread_mutex_lock(&j->lock);
         while (!j->closing) {
                 struct timespec until;
                 uint64_t t;
 
-                if (j->synced_seq >= j->written_seq) {
+                retry_held(j);
+                if (!batch || j->synced_seq >= j->written_seq) {
                         j->committer_idle = true;
-                        pthread_cond_wait(&j->wake_committer, &j->lock);
+                        if (j->held.count) {
+                                until = abs_ns(j->held_retry_ns);
+                                (void)pthread_cond_timedwait(&j->wake_committer, &j->lock, &until);
+                        } else {
+                                pthread_cond_wait(&j->wake_committer, &j->lock);
+                        }
                         j->committer_idle = false;
                         continue;
                 }
@@ -885,7 +986,7 @@ int journal_open(int dirfd, const struct journal_options *opt,
         j->stats.segment_bytes = SEG_HEADER_SIZE;
         j->written_seq = j->synced_seq = j->next_seq - 1;
 
-        if (j->opt.durability == JOURNAL_BATCH) {
+        {
                 r = -pthread_create(&j->committer, NULL, committer_main, j);
                 if (r < 0)
                         goto fail;
@@ -915,6 +1016,13 @@ struct journal *journal_close(struct journal *j)
         if (j->seg_fd >= 0) {
                 pthread_mutex_lock(&j->lock);
                 flush_open(j);
+                /* A last try for what a failing file system refused. */
+                while (j->writing)
+                        pthread_cond_wait(&j->progress, &j->lock);
+                j->writing = true;
+                if (flush_held(j) < 0)
+                        j->stats.lost += j->held.count;
+                j->writing = false;
                 j->closing = true;
                 /* Every mode syncs at a clean close: the unmount marker
                  * should survive a power loss right after it. */
@@ -932,6 +1040,7 @@ struct journal *journal_close(struct journal *j)
                 close(j->dirfd);
         free(j->buf[0].data);
         free(j->buf[1].data);
+        free(j->held.data);
         pthread_cond_destroy(&j->wake_committer);
         pthread_cond_destroy(&j->progress);
         pthread_mutex_destroy(&j->lock);

@@ -129,6 +129,40 @@ else
         not_ok "mount (unmount)"
 fi
 
+# ---- the journal's file system fills up, then gets room ----
+JF=$T/jfull
+mkdir -p "$JF/src" "$JF/mnt" "$JF/tgt" "$JF/jfs"
+mount -t tmpfs -o size=1200k tmpfs "$JF/jfs" && MFS_MOUNTS+=("$JF/jfs")
+if mfs_mount "$JF/src" "$JF/mnt" "journal=$JF/jfs/j,target=$JF/tgt,segment_size=1M,socket=$JF/sock"; then
+        check "journal full: jobs writing through the mount see no error" python3 -c '
+import os, sys
+d = sys.argv[1]
+for i in range(6000):
+    with open(os.path.join(d, "file-%05d-with-a-longish-name" % i), "w") as f:
+        f.write("x")' "$JF/mnt"
+        check "journal full: the file system is full" bash -c "[ \$(df --output=avail -k '$JF/jfs' | tail -n 1) -lt 64 ]"
+        jstate=$("$MFS_BUILD/tools/mirrorfsctl" --socket "$JF/sock" status --json)
+        check "journal full: status says degraded, changes held in memory, ENOSPC" python3 -c '
+import json, sys
+st = json.loads(sys.argv[1])
+assert st["state"] == "degraded", st["state"]
+assert st["journal"]["held"] > 0, st["journal"]
+assert st["journal"]["error"] == "ENOSPC", st["journal"]' "$jstate"
+        mount -o remount,size=64m "$JF/jfs"
+        check "journal full: once there is room, everything converges" \
+                "$MFS_BUILD/tools/mirrorfsctl" --socket "$JF/sock" sync --timeout 120
+        check "journal full: target equals source" python3 "$here/treecmp.py" "$JF/src" "$JF/tgt"
+        check "journal full: nothing was lost (no events-lost, nothing held)" python3 -c '
+import json, subprocess, sys
+st = json.loads(subprocess.check_output([sys.argv[1], "--socket", sys.argv[2], "status", "--json"]))
+assert st["events_lost"] == 0 and st["journal"]["held"] == 0 and st["state"] == "mirroring", st' \
+                "$MFS_BUILD/tools/mirrorfsctl" "$JF/sock"
+        mfs_umount "$JF/mnt"
+        check "journal full: the journal checks clean" "$MFS_JOURNAL_TOOL" check "$JF/jfs/j"
+else
+        not_ok "mount (journal full)"
+fi
+
 # ---- one replicator per journal and cursor ----
 C=$T/cursor
 mkdir -p "$C/src" "$C/mnt" "$C/tgt" "$C/tgt2"

@@ -944,45 +944,122 @@ static int find_events_lost(int dirfd, uint64_t *first, uint64_t *last, uint64_t
         return found;
 }
 
-START_TEST(test_enospc_then_events_lost)
+START_TEST(test_enospc_held_then_written)
 {
         struct journal_stats st;
-        struct journal_record rec = { .type = JOURNAL_CREATE, .path = "lost" };
+        struct journal_record rec = { .type = JOURNAL_CREATE, .path = "held" };
         char dir[256];
         struct readback rb;
         struct journal *j;
-        uint64_t first, last, count;
+        uint64_t seq;
         int dirfd = tu_mkdtemp(dir, sizeof(dir)), i;
 
         j = open_writer(dirfd, JOURNAL_BATCH, 0);
         append_path(j, JOURNAL_CREATE, "ok1");
         journal_set_io(j, &faulty_io);
         fail_mode = 0;
-        fail_writes = 5;
-        for (i = 0; i < 5; i++)
-                ck_assert_int_eq(journal_append(j, &rec, NULL), -ENOSPC);
+        fail_writes = 1000000;                  /* the file system is full */
+        for (i = 0; i < 5; i++) {
+                seq = 0;
+                ck_assert_int_eq(journal_append(j, &rec, &seq), -EINPROGRESS);
+                ck_assert_uint_eq(seq, (uint64_t)i + 2);        /* numbered all the same */
+        }
         journal_get_stats(j, &st);
-        ck_assert_uint_eq(st.lost, 5);
+        ck_assert_uint_eq(st.held, 5);
+        ck_assert_uint_eq(st.lost, 0);
         ck_assert_int_eq(st.last_error, -ENOSPC);
         ck_assert_int_eq(journal_commit(j, 0), -ENOSPC);        /* the journal is in trouble */
-        /* the disk has room again */
+        /* the disk has room again: the held records go first, in order */
+        fail_writes = 0;
         append_path(j, JOURNAL_CREATE, "ok2");
         ck_assert_int_eq(journal_commit(j, 0), 0);
+        journal_get_stats(j, &st);
+        ck_assert_uint_eq(st.held, 0);
         journal_close(j);
 
-        /* Seqs 2..10: the five appends, and the events-lost records
-         * queued with appends 2..5 that went down with them. */
-        ck_assert_int_eq(find_events_lost(dirfd, &first, &last, &count), 1);
-        ck_assert_uint_eq(first, 2);
-        ck_assert_uint_eq(last, 10);
-        ck_assert_uint_eq(count, 5);
         read_all(dirfd, 1, &rb);
-        ck_assert_uint_eq(rb.n, 3);                     /* ok1, events-lost, ok2 */
-        ck_assert_uint_eq(rb.seq[1], 11);
-        ck_assert_str_eq(rb.path[2], "ok2");
-        ck_assert_uint_eq(rb.pr.kind[JOURNAL_PROBLEM_GAP], 1);
-        ck_assert_uint_eq(rb.pr.gap_from, 2);
-        ck_assert_uint_eq(rb.pr.gap_to, 10);
+        ck_assert_uint_eq(rb.n, 7);                     /* ok1, five held, ok2: nothing lost */
+        for (i = 0; i < 7; i++)
+                ck_assert_uint_eq(rb.seq[i], (uint64_t)i + 1);
+        ck_assert_str_eq(rb.path[1], "held");
+        ck_assert_str_eq(rb.path[6], "ok2");
+        ck_assert_uint_eq(rb.pr.total, 0);
+        readback_free(&rb);
+        close(dirfd);
+        tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_held_written_by_the_committer)
+{
+        struct journal_record rec = { .type = JOURNAL_CREATE, .path = "held" };
+        struct journal_stats st;
+        char dir[256];
+        struct readback rb;
+        struct journal *j;
+        int dirfd = tu_mkdtemp(dir, sizeof(dir)), i;
+
+        j = open_writer(dirfd, JOURNAL_STRICT, 0);
+        journal_set_io(j, &faulty_io);
+        fail_mode = 0;
+        fail_writes = 1000000;
+        ck_assert_int_eq(journal_append(j, &rec, NULL), -EINPROGRESS);
+        fail_writes = 0;
+        /* nobody appends: the committer writes them within its retry period */
+        for (i = 0; i < 300; i++) {
+                journal_get_stats(j, &st);
+                if (!st.held)
+                        break;
+                usleep(10000);
+        }
+        ck_assert_uint_eq(st.held, 0);
+        journal_close(j);
+        read_all(dirfd, 1, &rb);
+        ck_assert_uint_eq(rb.n, 1);
+        ck_assert_str_eq(rb.path[0], "held");
+        readback_free(&rb);
+        close(dirfd);
+        tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_held_overflow_then_events_lost)
+{
+        struct journal_options o = { .durability = JOURNAL_BATCH, .max_pending = 4096 };
+        struct journal_record rec = { .type = JOURNAL_CREATE, .path = "some/path/of/a/file" };
+        uint64_t first, last, count, held = 0, lost = 0;
+        struct journal_stats st;
+        char dir[256];
+        struct readback rb;
+        struct journal *j;
+        int dirfd = tu_mkdtemp(dir, sizeof(dir)), i, r;
+
+        ck_assert_int_eq(journal_open(dirfd, &o, NULL, NULL, &j), 0);
+        journal_set_io(j, &faulty_io);
+        fail_mode = 0;
+        fail_writes = 1000000;
+        for (i = 0; i < 100; i++) {
+                r = journal_append(j, &rec, NULL);
+                if (r == -EINPROGRESS)
+                        held++;
+                else {
+                        ck_assert_int_eq(r, -ENOSPC);
+                        lost++;
+                }
+        }
+        ck_assert_uint_gt(held, 10);            /* as many as 4 KiB hold */
+        ck_assert_uint_gt(lost, 0);
+        journal_get_stats(j, &st);
+        ck_assert_uint_eq(st.held, held);
+        fail_writes = 0;
+        append_path(j, JOURNAL_CREATE, "after");
+        journal_close(j);
+
+        ck_assert_int_eq(find_events_lost(dirfd, &first, &last, &count), 1);
+        ck_assert_uint_eq(count, lost);
+        read_all(dirfd, 1, &rb);
+        ck_assert_uint_eq(rb.n, held + 2);              /* the held, events-lost, after */
+        ck_assert_str_eq(rb.path[rb.n - 1], "after");
         readback_free(&rb);
         close(dirfd);
         tu_rmtree(dir);
@@ -1002,13 +1079,14 @@ START_TEST(test_short_write_leaves_no_debris)
         journal_set_io(j, &faulty_io);
         fail_mode = 1;
         fail_writes = 1;
-        ck_assert_int_eq(journal_append(j, &rec, NULL), -EIO);
+        ck_assert_int_eq(journal_append(j, &rec, NULL), -EINPROGRESS);
         append_path(j, JOURNAL_CREATE, "after");
         journal_close(j);
         read_all(dirfd, 1, &rb);
-        ck_assert_uint_eq(rb.n, 3);                     /* before, events-lost, after */
+        ck_assert_uint_eq(rb.n, 3);                     /* before, the held one rewritten whole, after */
         ck_assert_uint_eq(rb.pr.kind[JOURNAL_PROBLEM_CORRUPT], 0);
         ck_assert_uint_eq(rb.pr.kind[JOURNAL_PROBLEM_TORN_TAIL], 0);
+        ck_assert_str_eq(rb.path[1], "a/long/enough/path/to/split");
         ck_assert_str_eq(rb.path[2], "after");
         readback_free(&rb);
         close(dirfd);
@@ -1287,7 +1365,9 @@ static Suite *journal_suite(void)
 
         t = tcase_create("faults");
         tcase_set_timeout(t, 30);
-        tcase_add_test(t, test_enospc_then_events_lost);
+        tcase_add_test(t, test_enospc_held_then_written);
+        tcase_add_test(t, test_held_written_by_the_committer);
+        tcase_add_test(t, test_held_overflow_then_events_lost);
         tcase_add_test(t, test_short_write_leaves_no_debris);
         tcase_add_test(t, test_fdatasync_eio_reported);
         tcase_add_test(t, test_refused_when_disk_stalls);

@@ -202,6 +202,9 @@ static int print_status(json_object *st)
                "commit p99 %.1f ms, %" PRId64 " changes not journaled\n",
                str(st, "journal_dir") ? str(st, "journal_dir") : "", num(j, "head_seq"), num(j, "synced_seq"), jb,
                num(j, "segments"), (double)num(j, "commit_p99_us") / 1000, num(j, "record_errors"));
+        if (num(j, "held"))
+                printf("  JOURNAL     cannot write (%s): %" PRId64 " changes held in memory, written as soon as it can\n",
+                       str(j, "error") ? str(j, "error") : "?", num(j, "held"));
         if (json_object_object_get_ex(st, "inodes", NULL))
                 printf("  mount       %" PRId64 " inodes held, kernel passthrough %s, up %" PRId64 " s\n",
                        num(st, "inodes"), json_object_get_boolean(json_object_object_get(st, "passthrough")) ? "on" : "off",
