@@ -231,6 +231,7 @@ fi
 # must be the same (source and native are on the same file system).
 A=$T/acl
 mkdir -p "$A/src" "$A/mnt" "$A/native"
+chmod 711 "$T"          # user 65534 must reach the probes (mktemp -d makes 0700)
 acl_steps() {   # DIR: set up, then print what each probe saw
         local d=$1
         mkdir "$d/dflt" && setfacl -d -m u::rwx,g::rwx,o::rwx "$d/dflt"
@@ -242,7 +243,8 @@ acl_steps() {   # DIR: set up, then print what each probe saw
         echo "granted: $(setpriv --reuid=65534 --regid=65534 --clear-groups cat "$d/granted" 2>/dev/null || echo refused)"
         echo "denied: $(setpriv --reuid=65534 --regid=65534 --clear-groups cat "$d/denied" 2>/dev/null || echo refused)"
 }
-if ! setfacl -m u:65534:r "$A/native" 2>/dev/null; then
+touch "$A/probe"
+if ! setfacl -m u:65534:r "$A/probe" 2>/dev/null; then
         ok "# SKIP ACLs: the file system of $A has no POSIX ACLs"
 elif mfs_mount "$A/src" "$A/mnt" "journal=$A/j,replicate=off,allow_other"; then
         native=$(acl_steps "$A/native")
