@@ -109,6 +109,7 @@ struct fs_file {
         int flags;                      /* open flags */
         bool write;                     /* opened for writing: close-write at release */
         bool kill_privs;                /* setuid/setgid to drop at the first write: no passthrough */
+        bool passthrough;               /* holds a share of the inode's backing file */
         struct fs_inode *inode;
 };
 

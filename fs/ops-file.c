@@ -152,6 +152,7 @@ static void open_flags(fuse_req_t req, struct fs *fs, struct fs_inode *in, struc
         fi->keep_cache = 0;
         if (path != DATA_DAEMON && passthrough_open(req, fs, in, f->fd, fi)) {
                 fi->direct_io = path == DATA_DIRECT;
+                f->passthrough = true;
                 return;
         }
         fi->backing_id = 0;
@@ -173,7 +174,7 @@ static void open_undo(struct fs *fs, struct fuse_file_info *fi)
 {
         struct fs_file *f = fs_file_of(fi);
 
-        if (fi->backing_id)
+        if (f->passthrough)
                 passthrough_release(fs, f->inode);
         file_free(fs, f);
 }
@@ -472,7 +473,9 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                                 fs_record(fs, &rec, NULL, NULL, f->inode);
                 }
         }
-        if (fi->backing_id)
+        /* fi->backing_id is not filled in a release: what the open did is
+         * in f */
+        if (f->passthrough)
                 passthrough_release(fs, f->inode);
         file_free(fs, f);
         fuse_reply_err(req, 0);

@@ -12,9 +12,10 @@
  *
  * Calling sequence: replicator_start() -> [replicator_sync() ...,
  * replicator_pause()/resume(), replicator_get_stats()] -> replicator_stop().
- * All calls are thread-safe.  The replicator runs its own threads: one
- * planner (reads the journal, schedules), N workers (copy, with io_uring
- * or plain system calls).
+ * All calls are thread-safe.  The replicator runs its own threads: a
+ * reader (reads the journal and plans), N workers (copy, with io_uring or
+ * plain system calls), a syncer (makes the target durable, stores the
+ * cursor, trims the journal).
  *
  * Safety: nothing is written outside the target root: journal paths are
  * validated and every target path is resolved beneath the root without

@@ -226,6 +226,27 @@ else
         not_ok "mount over itself"
 fi
 
+# ---- a file deleted through the mount gives its space back ----
+# (the kernel's passthrough backing file must be released with the last
+# open of the file)
+F=$T/free
+mkdir -p "$F/src" "$F/mnt"
+mount -t tmpfs -o size=256m tmpfs "$F/src" && MFS_MOUNTS+=("$F/src")
+if mfs_mount "$F/src" "$F/mnt" "journal=$T/free-j,replicate=off"; then
+        before=$(df --output=used -k "$F/src" | tail -n 1)
+        for i in 1 2 3; do
+                dd if=/dev/zero of="$F/mnt/big" bs=1M count=64 status=none conv=fsync
+                rm "$F/mnt/big"
+        done
+        sleep 0.5
+        after=$(df --output=used -k "$F/src" | tail -n 1)
+        check "deleted files give their space back (used $before KiB before, $after KiB after 3 x 64 MiB)" \
+                test $((after - before)) -lt 8192
+        mfs_umount "$F/mnt"
+else
+        not_ok "mount (free)"
+fi
+
 # ---- permissions as natively: POSIX ACLs, umask under a default ACL ----
 # The same steps in a native directory and through the mount; the results
 # must be the same (source and native are on the same file system).

@@ -31,7 +31,7 @@ static void usage(FILE *f)
         fprintf(f, "usage: " PROG " [--socket PATH | --mount DIR] COMMAND [ARGS]\n"
                    "\n"
                    "  status [--json]              state, lag, throughput, problems (mirrorfsctl(8))\n"
-                   "  sync [--timeout SECONDS]     wait until everything journaled so far is on the target\n"
+                   "  sync [--timeout DURATION]    wait until everything journaled so far is on the target\n"
                    "  pause | resume               stop / restart copying (the mount keeps serving)\n"
                    "  workers N                    replicator threads, 1..64\n"
                    "  metrics                      Prometheus text format\n"
