@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "journal-internal.h"
@@ -71,6 +72,26 @@ int journal_cursor_load(int dirfd, const char *name, uint64_t *ret_seq)
         return 0;
 }
 
+/* Rewrite an existing cursor file where it lies; -ENOSPC when there is none. */
+static int overwrite_in_place(int dirfd, const char *file, const uint8_t buf[CUR_SIZE])
+{
+        struct stat st;
+        int fd, r;
+
+        fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOSPC : -errno;
+        if (fstat(fd, &st) < 0 || st.st_size != CUR_SIZE) {
+                close(fd);
+                return -ENOSPC;
+        }
+        r = pwrite_all(fd, buf, CUR_SIZE, 0);
+        if (r == 0 && fdatasync(fd) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
 int journal_cursor_store(int dirfd, const char *name, uint64_t seq)
 {
         uint8_t buf[CUR_SIZE], id[JOURNAL_ID_SIZE];
@@ -102,6 +123,13 @@ int journal_cursor_store(int dirfd, const char *name, uint64_t seq)
                 r = -errno;
         if (r < 0) {
                 (void)unlinkat(dirfd, tmp, 0);
+                /* A full file system has no block for the new file, but
+                 * the cursor's own block can be overwritten: without this
+                 * the cursor could not move, so nothing could be trimmed
+                 * to make room.  The 32 bytes lie in one sector, written
+                 * whole or not at all. */
+                if (r == -ENOSPC || r == -EDQUOT)
+                        return overwrite_in_place(dirfd, file, buf);
                 return r;
         }
         return fsync_dir(dirfd);

@@ -110,7 +110,9 @@ struct journal {
         int seg_fd;
         uint64_t seg_first_seq;
         uint64_t seg_off;               /* end of the last good record */
+        uint64_t seg_alloc;             /* blocks reserved (KEEP_SIZE) up to here */
         bool seg_dirty_tail;            /* bytes past seg_off from a failed write */
+        bool reserve_ok;                /* the reserve file is in place */
 
         struct journal_stats stats;     /* counters only; the rest is filled on read */
 
@@ -209,6 +211,37 @@ static int segment_create(struct journal *j, uint64_t first_seq, int *ret_fd)
         return 0;
 }
 
+#define RESERVE_NAME "reserve"
+#define RESERVE_BYTES (256u << 10)
+#define PREALLOC_STEP (1u << 20)
+
+/*
+ * The reserve: a file of written blocks kept in the journal directory, so
+ * that on a full file system one segment switch can still be made (by
+ * deleting it): the segment that filled the file system can then be
+ * finished, applied and trimmed, which makes room.  Made again when there
+ * is room.  0 or -errno, nothing left behind on failure.
+ */
+static int reserve_make(int dirfd)
+{
+        static const uint8_t zeros[65536];
+        int fd, r = 0;
+
+        fd = openat(dirfd, RESERVE_NAME ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0)
+                return -errno;
+        for (size_t off = 0; off < RESERVE_BYTES && r == 0; off += sizeof(zeros))
+                r = pwrite_all(fd, zeros, sizeof(zeros), (off_t)off);
+        if (r == 0 && fdatasync(fd) < 0)
+                r = -errno;
+        close(fd);
+        if (r == 0 && renameat(dirfd, RESERVE_NAME ".tmp", dirfd, RESERVE_NAME) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlinkat(dirfd, RESERVE_NAME ".tmp", 0);
+        return r;
+}
+
 /*
  * Called by the writer, lock not held.  Starts a new segment when the current
  * one is full.  Takes the sync role for the switch so no fdatasync() runs on
@@ -217,6 +250,7 @@ static int segment_create(struct journal *j, uint64_t first_seq, int *ret_fd)
  */
 static void segment_maybe_rotate(struct journal *j, uint64_t next_first_seq)
 {
+        bool used_reserve = false;
         uint64_t written;
         int fd, r;
 
@@ -231,16 +265,32 @@ static void segment_maybe_rotate(struct journal *j, uint64_t next_first_seq)
 
         /* Older segments are complete and durable: recovery and readers
          * rely on it (a torn tail can only be in the newest one). */
-        r = j->io.fdatasync(j->seg_fd);
+        r = 0;
+        if (j->seg_dirty_tail && ftruncate(j->seg_fd, (off_t)j->seg_off) < 0)
+                r = -errno;
         if (r == 0)
+                r = j->io.fdatasync(j->seg_fd);
+        if (r == 0) {
                 r = segment_create(j, next_first_seq, &fd);
+                if ((r == -ENOSPC || r == -EDQUOT) && unlinkat(j->dirfd, RESERVE_NAME, 0) == 0) {
+                        used_reserve = true;
+                        r = segment_create(j, next_first_seq, &fd);
+                }
+        }
+        if (r == 0 && j->seg_alloc > j->seg_off)
+                /* give back what was reserved and not used */
+                (void)fallocate(j->seg_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)j->seg_off,
+                                (off_t)(j->seg_alloc - j->seg_off));
 
         pthread_mutex_lock(&j->lock);
+        if (used_reserve)
+                j->reserve_ok = false;
         if (r == 0) {
                 close(j->seg_fd);
                 j->seg_fd = fd;
                 j->seg_first_seq = next_first_seq;
                 j->seg_off = SEG_HEADER_SIZE;
+                j->seg_alloc = 0;
                 j->stats.segment_bytes = SEG_HEADER_SIZE;
                 j->seg_dirty_tail = false;
                 if (written > j->synced_seq)
@@ -262,6 +312,24 @@ static int segment_write(struct journal *j, const struct buffer *b)
         segment_maybe_rotate(j, b->first_seq);
         if (j->seg_dirty_tail && ftruncate(j->seg_fd, (off_t)j->seg_off) == 0)
                 j->seg_dirty_tail = false;
+        /* Blocks first (without changing the size): a full file system
+         * then refuses the batch before any byte of it is written, so no
+         * reader ever sees records the writer will write again. */
+        if (j->seg_off + b->len > j->seg_alloc) {
+                uint64_t want = j->seg_off + b->len + PREALLOC_STEP;
+
+                r = fallocate(j->seg_fd, FALLOC_FL_KEEP_SIZE, (off_t)j->seg_off, (off_t)(want - j->seg_off)) < 0
+                    ? -errno : 0;
+                if (r == -ENOSPC || r == -EDQUOT) {
+                        /* just what this batch needs */
+                        want = j->seg_off + b->len;
+                        r = fallocate(j->seg_fd, FALLOC_FL_KEEP_SIZE, (off_t)j->seg_off, (off_t)b->len) < 0
+                            ? -errno : 0;
+                }
+                if (r == -ENOSPC || r == -EDQUOT)
+                        return r;
+                j->seg_alloc = r == 0 ? want : 0;       /* EOPNOTSUPP: plain writes */
+        }
         r = j->io.pwrite(j->seg_fd, b->data, b->len, j->seg_off);
         if (r < 0) {
                 j->seg_dirty_tail = true;       /* part of it may be there */
@@ -371,35 +439,57 @@ static void pending_sync_pop(struct journal *j, uint64_t seq)
         }
 }
 
+#define HELD_CHUNK (256u << 10)
+
 /*
  * Lock held, writer role.  Write what failed before, first: records reach
- * the journal in seq order.  0 when nothing is held any more.
+ * the journal in seq order.  In chunks of whole records, so that a file
+ * system with a little room takes what fits (the replicator then trims, and
+ * makes more).  0 when nothing is held any more.
  */
 static int flush_held(struct journal *j)
 {
         struct buffer *h = &j->held;
-        int r;
+        size_t off = 0;
+        int r = 0;
 
-        if (!h->count)
-                return 0;
-        pthread_mutex_unlock(&j->lock);
-        r = segment_write(j, h);
-        pthread_mutex_lock(&j->lock);
+        while (off < h->len) {
+                struct buffer chunk = { .data = h->data + off, .first_seq = get64(h->data + off + 16),
+                                        .oldest_ns = h->oldest_ns };
+                size_t end = off;
+
+                while (end < h->len && (end == off || end - off < HELD_CHUNK)) {
+                        chunk.last_seq = get64(h->data + end + 16);
+                        chunk.count++;
+                        end += rec_padded(get32(h->data + end + 8));
+                }
+                chunk.len = end - off;
+                pthread_mutex_unlock(&j->lock);
+                r = segment_write(j, &chunk);
+                pthread_mutex_lock(&j->lock);
+                if (r < 0)
+                        break;
+                j->written_seq = chunk.last_seq;
+                j->stats.writes++;
+                j->stats.bytes += chunk.len;
+                j->stats.segment_bytes = j->seg_off;
+                j->stats.held -= chunk.count;
+                h->count -= chunk.count;
+                pending_sync_push(j, &chunk);
+                off = end;
+        }
+        if (off) {
+                memmove(h->data, h->data + off, h->len - off);
+                h->len -= off;
+                h->first_seq = h->len ? get64(h->data + 16) : 0;
+                if (!h->len)
+                        h->last_seq = 0;
+        }
         if (r < 0) {
                 j->stats.last_error = r;
                 j->sticky_error = r;
-                return r;
         }
-        j->written_seq = h->last_seq;
-        j->stats.writes++;
-        j->stats.bytes += h->len;
-        j->stats.segment_bytes = j->seg_off;
-        j->stats.held = 0;
-        pending_sync_push(j, h);
-        h->len = 0;
-        h->count = 0;
-        h->first_seq = h->last_seq = 0;
-        return 0;
+        return r;
 }
 
 /* Lock held, writer role.  Keep a batch whose write failed, if it fits. */
@@ -742,16 +832,25 @@ int journal_commit(struct journal *j, uint64_t seq)
         return r;
 }
 
-/* Lock held.  The committer writes held records when nobody appends;
- * once a second while the journal's file system keeps refusing. */
+/* Lock held.  The committer writes held records when nobody appends, and
+ * makes the reserve again once it was used; once a second while the
+ * journal's file system keeps refusing. */
 static void retry_held(struct journal *j)
 {
         uint64_t now = mono_ns();
 
-        if (!j->held.count || j->writing || now < j->held_retry_ns)
+        if ((!j->held.count && j->reserve_ok) || j->writing || now < j->held_retry_ns)
                 return;
         j->writing = true;
         (void)flush_held(j);
+        if (!j->held.count && !j->reserve_ok) {
+                bool ok;
+
+                pthread_mutex_unlock(&j->lock);
+                ok = reserve_make(j->dirfd) == 0;
+                pthread_mutex_lock(&j->lock);
+                j->reserve_ok = ok;
+        }
         j->writing = false;
         j->held_retry_ns = now + 1000000000u;
         pthread_cond_broadcast(&j->progress);
@@ -777,7 +876,7 @@ static void *committer_main(void *arg)
                 retry_held(j);
                 if (!batch || j->synced_seq >= j->written_seq) {
                         j->committer_idle = true;
-                        if (j->held.count) {
+                        if (j->held.count || !j->reserve_ok) {
                                 until = abs_ns(j->held_retry_ns);
                                 (void)pthread_cond_timedwait(&j->wake_committer, &j->lock, &until);
                         } else {
@@ -975,6 +1074,8 @@ int journal_open(int dirfd, const struct journal_options *opt,
         if (r < 0)
                 goto fail;
         remove_tmp_files(j->dirfd);
+        j->reserve_ok = faccessat(j->dirfd, RESERVE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                        reserve_make(j->dirfd) == 0;
         r = recover(j, on_problem, userdata);
         if (r < 0)
                 goto fail;
