@@ -83,6 +83,25 @@ bench_kill_daemon() {
         [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && kill -9 "$pid" 2>/dev/null
         return 0
 }
+# bench_mirrorfs VAR BUILDDIR DIR: copy BUILDDIR's mirrorfs into DIR and put
+# the copy's path into VAR, so a rebuild while the benchmark runs cannot
+# mix two versions in one run; prints which build it is.
+bench_mirrorfs() {
+        local var=$1 build=$2 dir=$3 top
+        top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+        if [ ! -x "$build/fs/mirrorfs" ]; then
+                echo "bench: no $build/fs/mirrorfs: build first (ninja -C $build)" >&2
+                exit 1
+        fi
+        cp "$build/fs/mirrorfs" "$dir/mirrorfs"
+        if [ -x "$build/tools/mirrorfsctl" ]; then
+                cp "$build/tools/mirrorfsctl" "$dir/mirrorfsctl"      # its status client
+        fi
+        echo "mirrorfs: $build/fs/mirrorfs built $(date -r "$build/fs/mirrorfs" '+%F %T')," \
+                "sha256 $(sha256sum "$dir/mirrorfs" | cut -c1-12), git $(git -C "$top" log -1 --format=%h 2>/dev/null)" \
+                "with $(git -C "$top" status --porcelain 2>/dev/null | wc -l) paths changed; run from a copy"
+        printf -v "$var" '%s' "$dir/mirrorfs"
+}
 bench_need_fuse() {
         if [ ! -c /dev/fuse ]; then
                 echo "bench: needs /dev/fuse" >&2
