@@ -473,7 +473,7 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                 in = openat(s->pfd, s->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (in < 0) {
                 res->what = "open source";
-                return missing(-errno) ? (res->nothing = true, 0) : -errno;
+                return missing(-errno) ? (res->nothing = res->gone = true, 0) : -errno;
         }
         /* A file that changes while it is copied is copied again. */
         for (int attempt = 0; attempt < 3; attempt++) {
@@ -600,7 +600,7 @@ static int read_link(const struct side *s, char *buf, size_t size)
 
 /* ---- sync ---- */
 
-static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, struct job_result *res);
+static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res);
 
 /* Repair: everything beneath @path as in the source, extra target entries removed. */
 static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_result *res)
@@ -626,7 +626,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_resu
                         r = -ENOMEM;
                         break;
                 }
-                r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, res);
+                r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, 0, res);
+                res->gone = false;      /* the job's own entry is there */
                 free(child);
         }
         /* target entries the source does not have */
@@ -653,7 +654,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_resu
         return r;
 }
 
-static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, struct job_result *res)
+/* @ino: the source inode the job's records were about (0: unknown). */
+static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res)
 {
         struct side s = { .pfd = -1 }, t = { .pfd = -1 };
         struct stat sst, tst;
@@ -664,15 +666,24 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
         r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
         if (r == 0 && fstatat(s.pfd, s.name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
                 r = -errno;
+        if (r == 0 && ino && sst.st_ino != ino) {
+                /* Another inode under the name: the one the records were
+                 * about went (renamed or removed), and the records of the
+                 * newcomer follow.  The target's entry may be either. */
+                res->nothing = res->gone = true;
+                goto out;
+        }
         if (r < 0 && !missing(r)) {
                 res->what = "source";
                 goto out;
         }
         if (r < 0) {
-                /* The source has no such entry now. */
-                res->nothing = true;
+                /* The source has no such entry now.  Removed, the records
+                 * say, unless they say it was made again since: then it
+                 * went somewhere a later record tells (see JOB_PARKED). */
+                res->nothing = res->gone = true;
                 r = 0;
-                if (!(flags & JOB_REMOVED) || !*path)
+                if (!(flags & JOB_REMOVED) || (flags & (JOB_DATA | JOB_ATTR)) || !*path)
                         goto out;
                 if (target_open(ctx, path, false, &t, NULL) < 0)
                         goto out;       /* no parent: nothing to remove */
@@ -692,7 +703,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
                 if (r < 0) {
                         res->what = "readlink";
                         if (missing(r)) {
-                                res->nothing = true;
+                                res->nothing = res->gone = true;
                                 r = 0;
                         }
                         goto out;
@@ -707,6 +718,13 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, s
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
         if (texists && (tst.st_mode & S_IFMT) != (sst.st_mode & S_IFMT)) {
+                if (!(flags & (JOB_DATA | JOB_REMOVED | JOB_SUBTREE))) {
+                        /* Only attributes changed, the journal says: the
+                         * source was replaced since, and the records of that
+                         * (and of where the old entry went) follow. */
+                        res->nothing = res->gone = true;
+                        goto out;
+                }
                 namespace_changed(ctx);
                 r = tree_remove(t.pfd, t.name);
                 if (r < 0) {
@@ -868,7 +886,7 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         *res = (struct job_result) { 0 };
         switch (j->kind) {
         case JOB_SYNC:
-                res->error = sync_entry(ctx, j->path, j->flags, res);
+                res->error = sync_entry(ctx, j->path, j->flags, j->ino, res);
                 /* A record that may have made or removed the name changed
                  * the source's parent (its mtime) even when the target's
                  * entry needs nothing: a name made and removed before the

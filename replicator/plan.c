@@ -10,7 +10,14 @@
  * journal order: work queued under a renamed name is moved to the new name
  * (it must land there), and nothing under either name runs until the
  * rename is done on the target.  Jobs on paths where one is beneath the
- * other never run at the same time; unrelated paths run in parallel.
+ * other never run at the same time; unrelated paths run in parallel.  Work
+ * a finished job leaves (a directory's times, a copy where a rename or
+ * link could not be made) goes where the renames still pending take its
+ * name.
+ *
+ * The source is ahead of the journal: a job that finds its name gone (or
+ * another inode there) is parked until a record says where it went (see
+ * JOB_PARKED, plan_caught_up()).
  *
  * The low-water mark is the oldest record some job still stands for: every
  * record below it has been applied.  The caller makes that durable and
@@ -27,6 +34,10 @@
 #include "replicator-internal.h"
 
 #define SCAN_MAX 512                    /* queued jobs looked at per plan_next() */
+/* A change is made on the source a moment before its record is appended:
+ * a parked job waits for the reader to reach the journal's end this long
+ * after it looked, so that the record of what it saw has been read. */
+#define PARK_MARGIN_NS 250000000ull
 
 struct job_list {
         struct job *head, *tail;
@@ -45,8 +56,9 @@ struct plan {
         struct plan_config cfg;
         struct job **hash;              /* sync jobs by path, in any state */
         size_t hash_size, hash_count;
-        struct job_list queued, held, running, retry, barriers;
+        struct job_list queued, held, running, retry, barriers, parked;
         struct open_count *opens[OPEN_BUCKETS];
+        bool final;                     /* no record will come any more: none are parked */
 };
 
 /* ---- lists ---- */
@@ -85,6 +97,7 @@ static struct job_list *list_of(struct plan *p, enum job_state s)
         case JOB_RUNNING: return &p->running;
         case JOB_RETRY: return &p->retry;
         case JOB_BARRIER: return &p->barriers;
+        case JOB_PARKED: return &p->parked;
         }
         return NULL;
 }
@@ -121,7 +134,10 @@ static bool attr_only(const struct job *j)
 /* Jobs that may not run at the same time. */
 static bool conflict(const struct job *a, const struct job *b)
 {
-        if (attr_only(a) || attr_only(b))
+        /* A directory's attributes beside work on its children; never
+         * beside a rename or link (above it, it would make the old path
+         * anew on the target before the rename moves the real one there). */
+        if ((attr_only(a) || attr_only(b)) && a->kind == JOB_SYNC && b->kind == JOB_SYNC)
                 return strcmp(a->path, b->path) == 0;
         if (related(a->path, b->path))
                 return true;
@@ -313,12 +329,19 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
         struct job *j = hash_find(p, path);
 
         if (j && j->state == JOB_RUNNING) {
-                /* It may have read the source before this change: again after. */
+                /* It may have read the source before this change: again
+                 * after, and after every barrier older than the change. */
                 if (!j->again_flags || seq < j->again_first_seq)
                         j->again_first_seq = seq;
                 j->again_flags |= flags;
+                if (ino)
+                        j->again_ino = ino;
+                if (seq > j->gate)
+                        j->gate = seq;
                 return 0;
         }
+        if (j && j->state == JOB_PARKED)
+                set_state(p, j, JOB_QUEUED);    /* a record about it: look again */
         if (j) {
                 j->flags |= flags;
                 if (seq < j->first_seq) {
@@ -354,20 +377,65 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
 }
 
 /*
+ * The records so far at @path were about an entry that is gone now (removed,
+ * or replaced by a rename): of their work, only a removal is left to check.
+ * A source found gone is then explained, not waited for.
+ */
+static void forget_work(struct plan *p, const char *path)
+{
+        const uint32_t stale = JOB_DATA | JOB_ATTR | JOB_SUBTREE;
+        struct job *j = hash_find(p, path);
+
+        if (j && j->state == JOB_RUNNING) {
+                j->again_flags &= ~stale;
+        } else if (j) {
+                j->flags &= ~stale;
+                if (j->state == JOB_PARKED)
+                        set_state(p, j, JOB_QUEUED);    /* explained */
+        }
+}
+
+/*
+ * Work for @path that stands for records from @first_seq (wall time
+ * @oldest_ns) on and must run after every barrier older than @gate: joined
+ * to the job queued there, or to the next run of the one running there.
+ */
+static int add_work(struct plan *p, const char *path, uint32_t flags, uint64_t first_seq, uint64_t oldest_ns,
+                    uint64_t gate, uint64_t ino, uint64_t now)
+{
+        struct job *n = hash_find(p, path);
+        int r;
+
+        /* A job there knows better what the name holds: its records are newer. */
+        if (n && (n->ino || n->again_ino))
+                ino = 0;
+        r = sync_path(p, path, flags, gate, oldest_ns, ino, now);
+        n = r == 0 ? hash_find(p, path) : NULL;
+        if (n && n->state == JOB_RUNNING) {
+                if (first_seq < n->again_first_seq)
+                        n->again_first_seq = first_seq;
+        } else if (n && first_seq < n->first_seq) {
+                n->first_seq = first_seq;
+                n->oldest_ns = oldest_ns;
+        }
+        return r;
+}
+
+/*
  * A running job under a renamed name: it finishes under the old name; what
  * it stands for must also happen under the new one, after the barrier of
  * @seq.
  */
 static int move_job(struct plan *p, struct job *j, const char *newpath, uint64_t seq, uint64_t now)
 {
-        struct job *n;
+        uint64_t first = j->again_flags && j->again_first_seq < j->first_seq ? j->again_first_seq : j->first_seq;
         int r;
 
-        r = sync_path(p, newpath, j->flags | j->again_flags, seq + 1, j->oldest_ns, j->ino, now);
-        n = hash_find(p, newpath);
-        if (r == 0 && n && n->state != JOB_RUNNING && j->first_seq < n->first_seq)
-                n->first_seq = j->first_seq;    /* it stands for the old records too */
+        r = add_work(p, newpath, j->flags | j->again_flags, first, j->oldest_ns, seq + 1,
+                     j->again_ino ? j->again_ino : j->ino, now);
         j->again_flags = 0;
+        j->again_ino = 0;
+        j->moved = true;        /* a source gone when it looked went to the new name */
         return r;
 }
 
@@ -452,21 +520,53 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         moved[n++] = j;
                 }
         }
-        /* Re-keying in two steps keeps a swap from merging A into B and back. */
-        for (i = 0; i < n && r == 0; i++)
+        /*
+         * Re-keyed in steps: the queued ones leave their old names first
+         * (nothing may join a job that is about to move, and a swap must not
+         * merge A into B and back); the running ones hand their work to the
+         * new names; then the queued ones take theirs.
+         */
+        for (i = 0; i < n; i++)
                 if (moved[i]->state != JOB_RUNNING)
                         hash_remove(p, moved[i]);
-        for (i = 0; i < n && r == 0; i++) {
-                struct job *j = moved[i];
+        for (i = 0; i < n; i++) {
+                if (moved[i]->state == JOB_RUNNING) {
+                        int e = move_job(p, moved[i], dest[i], seq, now);
 
-                if (j->state == JOB_RUNNING) {
-                        r = move_job(p, j, dest[i], seq, now);
-                        continue;
+                        if (e < 0)
+                                r = e;
                 }
-                if (hash_find(p, dest[i])) {
-                        struct job *other = hash_find(p, dest[i]);
+        }
+        for (i = 0; i < n; i++) {
+                struct job *j = moved[i], *other;
 
+                if (j->state == JOB_RUNNING)
+                        continue;
+                if (j->state == JOB_PARKED) {
+                        /* what it did not find is at the new name */
+                        set_state(p, j, JOB_QUEUED);
+                        j->ready_ns = ready_at(p, j, now);
+                }
+                other = hash_find(p, dest[i]);
+                if (other && other->state == JOB_RUNNING) {
+                        /* it may have looked before the rename: again after it */
+                        if (!other->again_flags || j->first_seq < other->again_first_seq)
+                                other->again_first_seq = j->first_seq;
+                        other->again_flags |= j->flags;
+                        if (j->ino)
+                                other->again_ino = j->ino;
+                        if (other->gate <= seq)
+                                other->gate = seq + 1;
+                        list_del(list_of(p, j->state), j);
+                        plan_job_free(j);
+                } else if (other) {
+                        if (other->state == JOB_PARKED) {
+                                set_state(p, other, JOB_QUEUED);
+                                other->ready_ns = ready_at(p, other, now);
+                        }
                         other->flags |= j->flags;
+                        if (j->ino)
+                                other->ino = j->ino;    /* what the name holds after the rename */
                         if (other->gate <= seq)
                                 other->gate = seq + 1;
                         if (j->first_seq < other->first_seq) {
@@ -495,7 +595,7 @@ out:
 static int barrier(struct plan *p, enum job_kind kind, const struct journal_record *rec, uint64_t now)
 {
         bool dir = (rec->flags & JOURNAL_F_DIR) != 0;
-        struct job *b;
+        struct job *b, *moved;
         int r;
 
         if (replicator_path_valid(rec->path, rec->path_len) < 0 ||
@@ -519,19 +619,27 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 /* Only a directory has jobs beneath it to move.  The
                  * record's DIR flag describes its first path only: either
                  * side of an exchange may be the directory. */
+                if (kind == JOB_RENAME && hash_find(p, rec->path2) &&
+                    hash_find(p, rec->path2)->state != JOB_RUNNING)
+                        forget_work(p, rec->path2);     /* what it replaces */
                 r = rewrite(p, rec->path, rec->path2, kind == JOB_EXCHANGE, dir || kind == JOB_EXCHANGE,
                             rec->seq, now);
                 if (r < 0) {
                         plan_job_free(b);
                         return r;
                 }
+                moved = hash_find(p, rec->path2);
+                if (moved && rec->ino && moved->state == JOB_RUNNING)
+                        moved->again_ino = rec->ino;
+                else if (moved && rec->ino)
+                        moved->ino = rec->ino;  /* what the new name holds now */
         }
         b->state = JOB_BARRIER;
         list_add(&p->barriers, b);
         if (kind == JOB_RENAME) {
                 /* After it: the old name must match the source (gone,
-                 * usually; or made anew). */
-                r = sync_path(p, rec->path, JOB_REMOVED | JOB_ATTR, rec->seq + 1, rec->time_ns, 0, now);
+                 * usually; made anew, its records say so). */
+                r = sync_path(p, rec->path, JOB_REMOVED, rec->seq + 1, rec->time_ns, 0, now);
                 if (r < 0)
                         return r;
                 if (hash_find(p, rec->path) && hash_find(p, rec->path)->first_seq > rec->seq)
@@ -543,6 +651,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
 int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
 {
         uint32_t flags;
+        int r;
 
         switch (rec->type) {
         case JOURNAL_MOUNT:
@@ -606,7 +715,10 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
         }
         if (replicator_path_valid(rec->path, rec->path_len) < 0)
                 return -EINVAL;
-        return sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, now);
+        r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, now);
+        if (r == 0 && (rec->type == JOURNAL_UNLINK || rec->type == JOURNAL_RMDIR))
+                forget_work(p, rec->path);
+        return r;
 }
 
 static bool blocked(const struct plan *p, const struct job *j)
@@ -631,8 +743,8 @@ static bool link_waits(struct plan *p, const struct job *b)
         if (b->kind != JOB_LINK)
                 return false;
         j = hash_find(p, b->path2);
-        if (!j || j->gate > b->first_seq)
-                return false;
+        if (!j || j->gate > b->first_seq || j->state == JOB_PARKED)
+                return false;   /* a parked one found it gone: the link cannot be made */
         if (j->state == JOB_HELD) {
                 /* Still open for writing: make it exist now (it is copied
                  * again at its close) rather than stall every later rename
@@ -706,6 +818,39 @@ static char *parent_of(const char *path)
         return slash ? strndup(path, (size_t)(slash - path)) : strdup("");
 }
 
+/*
+ * Work a finished job @j leaves for @path, named as when @j ran.  Barriers
+ * still pending have not run yet; a rename among them takes the name (or a
+ * directory above it) elsewhere on the target, and the source is there
+ * already: the work goes where they take it, after them.
+ */
+static void follow(struct plan *p, const struct job *j, const char *path, uint32_t flags, uint64_t ino, uint64_t now)
+{
+        uint64_t gate = j->first_seq;
+        char *s = strdup(path);
+        const struct job *b;
+
+        for (b = p->barriers.head; b && s; b = b->next) {
+                char *n;
+
+                if (b->kind == JOB_LINK)
+                        continue;
+                if (under(s, b->path))
+                        n = rebase(s, b->path, b->path2);
+                else if (b->kind == JOB_EXCHANGE && under(s, b->path2))
+                        n = rebase(s, b->path2, b->path);
+                else
+                        continue;
+                free(s);
+                s = n;
+                if (b->first_seq >= gate)
+                        gate = b->first_seq + 1;
+        }
+        if (s)
+                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, now);
+        free(s);
+}
+
 void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint64_t now)
 {
         assert(j->state == JOB_RUNNING);
@@ -721,7 +866,7 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 while (parent) {
                         char *up;
 
-                        (void)sync_path(p, parent, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                        follow(p, j, parent, JOB_ATTR, 0, now);
                         if (!res->created_dir || !*parent)
                                 break;
                         up = parent_of(parent);
@@ -735,9 +880,9 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                         char *a = parent_of(j->path), *b = parent_of(j->path2);
 
                         if (a)
-                                (void)sync_path(p, a, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                                follow(p, j, a, JOB_ATTR, 0, now);
                         if (b && (!a || strcmp(a, b) != 0))
-                                (void)sync_path(p, b, JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                                follow(p, j, b, JOB_ATTR, 0, now);
                         free(a);
                         free(b);
                 }
@@ -747,11 +892,10 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                         uint32_t f = JOB_DATA | JOB_ATTR | (j->dir || j->kind == JOB_EXCHANGE ? JOB_SUBTREE : 0);
 
                         if (j->kind == JOB_LINK) {
-                                (void)sync_path(p, j->path, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, 0, now);
+                                follow(p, j, j->path, JOB_DATA | JOB_ATTR, j->ino, now);
                         } else {
-                                (void)sync_path(p, j->path2, f | JOB_NOW, j->first_seq, j->oldest_ns, 0, now);
-                                (void)sync_path(p, j->path, (j->kind == JOB_EXCHANGE ? f : JOB_REMOVED) | JOB_NOW,
-                                                j->first_seq, j->oldest_ns, 0, now);
+                                follow(p, j, j->path2, f | JOB_NOW, j->ino, now);
+                                follow(p, j, j->path, (j->kind == JOB_EXCHANGE ? f : JOB_REMOVED) | JOB_NOW, 0, now);
                         }
                 }
                 plan_job_free(j);
@@ -761,11 +905,24 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 j->flags = j->again_flags;
                 j->first_seq = j->again_first_seq;
                 j->again_flags = 0;
+                if (j->again_ino)
+                        j->ino = j->again_ino;
+                j->again_ino = 0;
+                j->moved = false;
                 j->attempts = 0;
                 j->created_ns = now;
                 j->ready_ns = ready_at(p, j, now);
                 j->state = must_hold(p, j, now) ? JOB_HELD : JOB_QUEUED;
                 list_add(list_of(p, j->state), j);
+                return;
+        }
+        if (res->gone && (j->flags & (JOB_DATA | JOB_ATTR)) && !j->moved && !p->final) {
+                /* The source moved on before we looked: a record not read
+                 * yet says where to (see JOB_PARKED).  Not a job that only
+                 * checks that a name has gone: it has. */
+                j->parked_ns = now;
+                j->state = JOB_PARKED;
+                list_add(&p->parked, j);
                 return;
         }
         hash_remove(p, j);
@@ -794,6 +951,9 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         }
         /* Records that came meanwhile join the retry. */
         j->flags |= j->again_flags;
+        if (j->again_ino)
+                j->ino = j->again_ino;
+        j->again_ino = 0;
         if (j->again_flags && j->again_first_seq < j->first_seq)
                 j->first_seq = j->again_first_seq;
         j->again_flags = 0;
@@ -823,6 +983,7 @@ uint64_t plan_low_water(const struct plan *p, uint64_t read_seq)
         m = min_seq(&p->running, m);
         m = min_seq(&p->retry, m);
         m = min_seq(&p->barriers, m);
+        m = min_seq(&p->parked, m);
         return m;
 }
 
@@ -845,19 +1006,47 @@ uint64_t plan_oldest_ns(const struct plan *p)
         m = min_time(&p->running, m);
         m = min_time(&p->retry, m);
         m = min_time(&p->barriers, m);
+        m = min_time(&p->parked, m);
         return m == UINT64_MAX ? 0 : m;
 }
 
 void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying)
 {
-        *queued = p->queued.count + p->held.count + p->barriers.count;
+        *queued = p->queued.count + p->held.count + p->barriers.count + p->parked.count;
         *running = p->running.count;
         *retrying = p->retry.count;
 }
 
 bool plan_empty(const struct plan *p)
 {
-        return !p->queued.count && !p->held.count && !p->running.count && !p->retry.count && !p->barriers.count;
+        return !p->queued.count && !p->held.count && !p->running.count && !p->retry.count && !p->barriers.count &&
+               !p->parked.count;
+}
+
+bool plan_caught_up(struct plan *p, uint64_t now, bool final)
+{
+        struct job *j, *next;
+        bool queued = false;
+
+        p->final |= final;
+        for (j = p->parked.head; j; j = next) {
+                next = j->next;
+                if (!p->final && j->parked_ns + PARK_MARGIN_NS > now)
+                        continue;
+                if (j->flags & JOB_REMOVED) {
+                        /* No record says where it went: it went.  Only the
+                         * removal is left. */
+                        j->flags &= ~(JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+                        set_state(p, j, JOB_QUEUED);
+                        j->ready_ns = now;
+                        queued = true;
+                        continue;
+                }
+                list_del(&p->parked, j);
+                hash_remove(p, j);
+                plan_job_free(j);
+        }
+        return queued;
 }
 
 void plan_hurry(struct plan *p)
@@ -909,6 +1098,7 @@ struct plan *plan_free(struct plan *p)
         free_list(&p->running);
         free_list(&p->retry);
         free_list(&p->barriers);
+        free_list(&p->parked);
         opens_clear(p);
         free(p->hash);
         free(p);

@@ -42,7 +42,15 @@ enum job_kind {
         JOB_LINK,                       /* hard link: new name path, existing path2 */
 };
 
-enum job_state { JOB_QUEUED, JOB_HELD, JOB_RUNNING, JOB_RETRY, JOB_BARRIER };
+/*
+ * JOB_PARKED: a sync job that found its source gone (or another inode under
+ * the name), with no record saying the entry went.  The source has moved on;
+ * a record not yet read says where (a rename moves the job to the new name)
+ * or that it went (the job runs again).  It holds the cursor until then, or
+ * until the reader has read the whole journal well after the job looked
+ * (plan_caught_up()).
+ */
+enum job_state { JOB_QUEUED, JOB_HELD, JOB_RUNNING, JOB_RETRY, JOB_BARRIER, JOB_PARKED };
 
 struct job {
         enum job_kind kind;
@@ -58,9 +66,12 @@ struct job {
         uint64_t ready_ns;              /* monotonic: not before */
         uint64_t created_ns;            /* monotonic: when queued (max hold) */
         uint64_t ino;                   /* source inode of the latest record */
+        uint64_t again_ino;             /* that of a record that came while it ran */
         unsigned attempts;
         int last_error;
         bool dir;                       /* the path is a directory (rename of a directory) */
+        bool moved;                     /* renamed while it ran: its work went to the new name */
+        uint64_t parked_ns;             /* monotonic: when it was parked */
         /* plan.c's bookkeeping */
         struct job *hnext;              /* path hash chain (sync jobs) */
         struct job *prev, *next;        /* the list of its state */
@@ -74,6 +85,7 @@ struct job_result {
                                          * both): its attributes are synced after */
         bool created_dir;               /* a directory was made: its parent changed too */
         bool nothing;                   /* the source had gone: nothing done */
+        bool gone;                      /* the job's source entry was gone, or another inode */
         bool fallback;                  /* rename/link impossible: sync the destination instead */
         uint64_t bytes;
         bool copied;
@@ -107,6 +119,15 @@ uint64_t plan_low_water(const struct plan *p, uint64_t read_seq);
 uint64_t plan_oldest_ns(const struct plan *p);
 /* Jobs waiting, running, waiting for a retry. */
 void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying);
+/*
+ * The reader has planned every record the journal held at @now_ns.  Parked
+ * jobs that looked at the source well before that are finished: no record
+ * explains what they saw, so there is nothing to follow (but the removal
+ * of the name, when a record said it may have gone).  @final: no record
+ * will ever come (--once read to its end): none are parked any more.
+ * Returns true when jobs were queued (workers to wake).
+ */
+bool plan_caught_up(struct plan *p, uint64_t now_ns, bool final);
 /* Everything pending may go now (drain, stop): settle and holds end. */
 void plan_hurry(struct plan *p);
 /* Nothing pending at all (O(1)). */

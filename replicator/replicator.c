@@ -379,11 +379,13 @@ static void *reader_main(void *arg)
         }
         while (!r->stopping) {
                 struct journal_record rec;
+                uint64_t asked_ns = 0;
                 unsigned n = 0;
 
                 /* Records, a batch per lock. */
                 while (!r->reading_done && n < READ_BATCH) {
                         pthread_mutex_unlock(&r->lock);
+                        asked_ns = mono_ns();   /* what was appended by now is read */
                         e = journal_reader_next(rd, &rec);
                         pthread_mutex_lock(&r->lock);
                         if (e <= 0)
@@ -430,6 +432,8 @@ static void *reader_main(void *arg)
                         r->eof_seq = r->read_seq;
                         if (r->opt.once)
                                 r->reading_done = true;
+                        if (asked_ns && plan_caught_up(r->plan, asked_ns, r->opt.once))
+                                pthread_cond_broadcast(&r->work);
                         pthread_cond_broadcast(&r->progress);
                 }
                 if (r->reading_done || (e == 0 && r->sync_waiters))

@@ -292,6 +292,87 @@ START_TEST(test_exchange_file_with_directory)
 }
 END_TEST
 
+/* A job whose source was gone waits (parked) for the record that says
+ * where it went, holding the cursor; with none, it is finished once the
+ * reader has read well past the time it looked (a name said removed is
+ * then removed). */
+START_TEST(test_parked_until_explained)
+{
+        struct plan *p = new_plan();
+        struct job_result gone = { .nothing = true, .gone = true };
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "x", NULL, 7, 0);
+        j = next(p, 100 * MS);
+        ck_assert_str_eq(j->path, "x");
+        plan_done(p, j, &gone, 100 * MS);
+        ck_assert(!plan_empty(p));
+        ck_assert_ptr_null(next(p, 200 * MS));
+        ck_assert_uint_eq(plan_low_water(p, seqno), 1);
+        ck_assert(!plan_caught_up(p, 200 * MS, false));         /* too soon after it looked */
+        ck_assert(!plan_empty(p));
+        ck_assert(!plan_caught_up(p, 400 * MS, false));
+        ck_assert(plan_empty(p));
+        ck_assert_uint_eq(plan_low_water(p, seqno), seqno + 1);
+
+        /* removed, made again, gone: when nothing explains it, the removal is left */
+        add(p, JOURNAL_UNLINK, "y", NULL, 8, 500 * MS);
+        add(p, JOURNAL_CREATE, "y", NULL, 9, 500 * MS);
+        j = next(p, 600 * MS);
+        ck_assert_str_eq(j->path, "y");
+        ck_assert(j->flags & JOB_REMOVED);
+        plan_done(p, j, &gone, 600 * MS);
+        ck_assert(plan_caught_up(p, 1000 * MS, false));
+        j = next(p, 1000 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "y");
+        ck_assert_uint_eq(j->flags & ~JOB_NOW, JOB_REMOVED);
+        plan_done(p, j, &gone, 1000 * MS);
+        ck_assert(plan_empty(p));
+
+        /* a removal explains a source gone: nothing to wait for */
+        add(p, JOURNAL_CREATE, "z", NULL, 10, 2000 * MS);
+        add(p, JOURNAL_UNLINK, "z", NULL, 10, 2000 * MS);
+        j = next(p, 2100 * MS);
+        ck_assert_uint_eq(j->flags & ~JOB_NOW, JOB_REMOVED);
+        plan_done(p, j, &gone, 2100 * MS);
+        ck_assert(plan_empty(p));
+        plan_free(p);
+}
+END_TEST
+
+/* A job on a directory's attributes never passes a rename above it: it
+ * would make the old path anew on the target, which the rename then
+ * replaces (storm: a directory's mode and xattrs lost). */
+START_TEST(test_attributes_wait_for_rename_above)
+{
+        struct plan *p = new_plan();
+        struct job *j, *b;
+
+        seqno = 0;
+        add(p, JOURNAL_SETATTR, "a/x", NULL, 0, 0);
+        add(p, JOURNAL_CREATE, "a/y", NULL, 0, 50 * MS);
+        j = next(p, 30 * MS);
+        ck_assert_str_eq(j->path, "a/x");
+        done(p, j, 30 * MS);
+        add(p, JOURNAL_SETATTR, "a/x", NULL, 0, 40 * MS);
+        j = next(p, 100 * MS);
+        ck_assert_str_eq(j->path, "a/y");               /* running under the old name */
+        add_dir_rename(p, "a", "b", 100 * MS);
+        ck_assert_ptr_null(next(p, 200 * MS));          /* b/x waits for the rename, which waits for a/y */
+        done(p, j, 200 * MS);
+        b = next(p, 200 * MS);
+        ck_assert_int_eq(b->kind, JOB_RENAME);
+        ck_assert_ptr_null(next(p, 200 * MS));
+        done(p, b, 200 * MS);
+        while ((j = next(p, 300 * MS)))
+                done(p, j, 300 * MS);
+        ck_assert(plan_empty(p));
+        plan_free(p);
+}
+END_TEST
+
 START_TEST(test_link_waits_for_existing_name)
 {
         struct plan *p = new_plan();
@@ -483,24 +564,47 @@ static void trees_free(struct trees *t)
         tu_rmtree(t->tdir);
 }
 
-/* Every job of @p against the trees, one at a time, until none is left. */
+static uint64_t test_now;               /* the jobs' monotonic clock */
+
+/* Every job that may run at the time @now against the trees, one at a
+ * time; the reader has not read what comes after (parked jobs stay). */
+static void run_at(struct trees *t, struct plan *p, uint64_t now)
+{
+        struct job *j;
+        uint64_t wake;
+
+        if (now > test_now)
+                test_now = now;
+        while ((j = plan_next(p, test_now, &wake))) {
+                struct job_result res;
+
+                apply_job(&t->ctx, j, &res);
+                ck_assert_msg(res.error == 0, "job on '%s': %s: %s", j->path, res.what ? res.what : "?",
+                              strerror(-res.error));
+                plan_done(p, j, &res, test_now);
+        }
+}
+
+/* Every job of @p against the trees, one at a time, until none is left;
+ * the reader is at the end of the journal. */
 static void run_plan(struct trees *t, struct plan *p)
 {
-        uint64_t now = 0, wake;
+        uint64_t wake;
         int i;
 
         for (i = 0; i < 100000 && !plan_empty(p); i++) {
-                struct job *j = plan_next(p, now, &wake);
+                struct job *j = plan_next(p, test_now, &wake);
                 struct job_result res;
 
                 if (!j) {
-                        now = wake != UINT64_MAX && wake > now ? wake : now + 1000 * MS;
+                        if (!plan_caught_up(p, test_now, false))
+                                test_now = wake != UINT64_MAX && wake > test_now ? wake : test_now + 1000 * MS;
                         continue;
                 }
                 apply_job(&t->ctx, j, &res);
                 ck_assert_msg(res.error == 0, "job on '%s': %s: %s", j->path, res.what ? res.what : "?",
                               strerror(-res.error));
-                plan_done(p, j, &res, now);
+                plan_done(p, j, &res, test_now);
         }
         ck_assert(plan_empty(p));
 }
@@ -803,6 +907,145 @@ START_TEST(test_dircache_namespace_change_during_walk)
 }
 END_TEST
 
+/* ---- the source ahead of the journal (a one-process storm, minimized) ---- */
+
+static uint64_t ino_of(int dirfd, const char *path)
+{
+        struct stat st;
+
+        ck_assert_int_eq(fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW), 0);
+        return st.st_ino;
+}
+
+static void add_rename(struct plan *p, const char *from, const char *to, uint64_t ino, bool dir, uint64_t now)
+{
+        struct journal_record rec = {
+                .type = JOURNAL_RENAME, .seq = ++seqno, .path = from, .path2 = to, .ino = ino,
+                .flags = dir ? JOURNAL_F_DIR : 0, .path_len = (uint16_t)strlen(from),
+                .path2_len = (uint16_t)strlen(to),
+        };
+
+        rec.time_ns = rec.seq;
+        ck_assert_int_eq(plan_add(p, &rec, now), 0);
+}
+
+/*
+ * mkdir b (copied); echo >b/f; mv b n0; mv n0 n1: the job of b/f runs
+ * after the renames on the source, before their records are read.  b/f
+ * went with its directory: the job must follow it (it did nothing, and the
+ * renames then moved the target's b without f).
+ */
+START_TEST(test_job_before_the_rename_is_read)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t dino, fino;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "b", 0755), 0);
+        dino = ino_of(t.src, "b");
+        add(p, JOURNAL_MKDIR, "b", NULL, dino, test_now);
+        run_plan(&t, p);
+        make_file(t.src, "b/f", "in b");
+        fino = ino_of(t.src, "b/f");
+        add(p, JOURNAL_CREATE, "b/f", NULL, fino, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "b/f", NULL, fino, test_now);
+        ck_assert_int_eq(renameat(t.src, "b", t.src, "n0"), 0);
+        ck_assert_int_eq(renameat(t.src, "n0", t.src, "n1"), 0);
+        run_at(&t, p, test_now + 100 * MS);
+        ck_assert_uint_eq(plan_low_water(p, seqno), seqno - 1); /* b/f's records are not applied */
+        add_rename(p, "b", "n0", dino, true, test_now);
+        add_rename(p, "n0", "n1", dino, true, test_now);
+        run_plan(&t, p);
+        same_tree(&t, "n1");
+        ck_assert_int_eq(faccessat(t.tgt, "b", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
+ * chmod n5; mv n5 a/n3; echo >n5: the job of n5's attributes runs after
+ * that, before the rename is read.  n5 is another inode now (a file): the
+ * job must not put it in the directory's place on the target, which the
+ * rename would then move to a/n3 (storm: a/n3 a file, its files lost).
+ */
+START_TEST(test_name_taken_by_another_inode)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t dino;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "n5", 0755), 0);
+        make_file(t.src, "n5/f", "f");
+        dino = ino_of(t.src, "n5");
+        add(p, JOURNAL_MKDIR, "a", NULL, ino_of(t.src, "a"), test_now);
+        add(p, JOURNAL_MKDIR, "n5", NULL, dino, test_now);
+        add(p, JOURNAL_CREATE, "n5/f", NULL, ino_of(t.src, "n5/f"), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "n5/f", NULL, ino_of(t.src, "n5/f"), test_now);
+        run_plan(&t, p);
+        ck_assert_int_eq(fchmodat(t.src, "n5", 0700, 0), 0);
+        add(p, JOURNAL_SETATTR, "n5", NULL, dino, test_now);
+        ck_assert_int_eq(renameat(t.src, "n5", t.src, "a/n3"), 0);
+        make_file(t.src, "n5", "a file now");
+        run_at(&t, p, test_now + 100 * MS);
+        add_rename(p, "n5", "a/n3", dino, true, test_now);
+        add(p, JOURNAL_CREATE, "n5", NULL, ino_of(t.src, "n5"), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "n5", NULL, ino_of(t.src, "n5"), test_now);
+        run_plan(&t, p);
+        same_tree(&t, "a");
+        same_tree(&t, "n5");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
+ * rmdir top/d; mkdir top/d; echo >top/d/g (copied first: the job of top/d
+ * still settles); mv top other: the job of top/d runs after the rename,
+ * before it is read.  It must not remove top/d from the target as gone:
+ * the rename carries it, with g (storm: the files of a directory lost).
+ */
+START_TEST(test_made_again_then_parent_renamed)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t now, dino;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "top", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "top/d", 0755), 0);
+        add(p, JOURNAL_MKDIR, "top", NULL, ino_of(t.src, "top"), test_now);
+        add(p, JOURNAL_MKDIR, "top/d", NULL, ino_of(t.src, "top/d"), test_now);
+        run_plan(&t, p);
+        now = test_now + 1000 * MS;
+        add(p, JOURNAL_RMDIR, "top/d", NULL, ino_of(t.src, "top/d"), now);
+        ck_assert_int_eq(unlinkat(t.src, "top/d", AT_REMOVEDIR), 0);
+        ck_assert_int_eq(mkdirat(t.src, "top/d", 0755), 0);
+        dino = ino_of(t.src, "top/d");
+        add(p, JOURNAL_MKDIR, "top/d", NULL, dino, now);
+        make_file(t.src, "top/d/g", "g");
+        add(p, JOURNAL_CREATE, "top/d/g", NULL, ino_of(t.src, "top/d/g"), now);
+        add(p, JOURNAL_CLOSE_WRITE, "top/d/g", NULL, ino_of(t.src, "top/d/g"), now);
+        ck_assert_int_eq(fchmodat(t.src, "top/d", 0750, 0), 0);
+        add(p, JOURNAL_SETATTR, "top/d", NULL, dino, now + 15 * MS);
+        run_at(&t, p, now + 25 * MS);                   /* top/d/g only */
+        ck_assert_int_eq(faccessat(t.tgt, "top/d/g", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(renameat(t.src, "top", t.src, "other"), 0);
+        run_at(&t, p, now + 100 * MS);
+        add_rename(p, "top", "other", ino_of(t.src, "other"), true, test_now);
+        run_plan(&t, p);
+        same_tree(&t, "other");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -815,6 +1058,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_directory_rename_barrier);
         tcase_add_test(t, test_exchange_swaps_work);
         tcase_add_test(t, test_exchange_file_with_directory);
+        tcase_add_test(t, test_parked_until_explained);
+        tcase_add_test(t, test_attributes_wait_for_rename_above);
         tcase_add_test(t, test_link_waits_for_existing_name);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
@@ -831,6 +1076,9 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_hardlinked_file_updated_in_place);
         tcase_add_test(t, test_dircache_eviction_during_walk);
         tcase_add_test(t, test_dircache_namespace_change_during_walk);
+        tcase_add_test(t, test_job_before_the_rename_is_read);
+        tcase_add_test(t, test_name_taken_by_another_inode);
+        tcase_add_test(t, test_made_again_then_parent_renamed);
         suite_add_tcase(s, t);
         return s;
 }
