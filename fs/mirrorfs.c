@@ -353,6 +353,7 @@ void fs_ready(struct fs *fs, const char *error)
                          fs->paths.source, fs->paths.mountpoint);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
 {
         log_vmsg((int)level, fmt, ap);
