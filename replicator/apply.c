@@ -404,10 +404,31 @@ static int set_attrs_fd(int fd, int sfd, const struct stat *sst, bool fresh, str
         return 0;
 }
 
-static void tmp_name(struct apply_ctx *ctx, char *buf, size_t size)
+/*
+ * The temporary name beside @name while it is made: the same every time
+ * (".mirrorfs.tmp." and a 64-bit FNV-1a hash of @name, in hex), so that a
+ * replicator killed between making it and renaming it into place finds it
+ * again when the job is replayed, and a removal of @name takes it too.
+ * Only one job at a time works on a name.
+ */
+void apply_tmp_name(const char *name, char *buf, size_t size)
 {
-        snprintf(buf, size, ".mirrorfs.tmp.%d.%u.%llu", ctx->pid, ctx->worker,
-                 (unsigned long long)++ctx->tmp_counter);
+        uint64_t h = 0xcbf29ce484222325ull;
+
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+                h = (h ^ *c) * 0x100000001b3ull;
+        snprintf(buf, size, ".mirrorfs.tmp.%016llx", (unsigned long long)h);
+}
+
+static void tmp_name(const struct side *t, char *buf, size_t size)
+{
+        apply_tmp_name(t->name, buf, size);
+}
+
+/* A leftover of a job killed half way (see apply_tmp_name()) is in the way: gone. */
+static bool clear_leftover(int dfd, const char *tmp, int err)
+{
+        return err == EEXIST && unlinkat(dfd, tmp, 0) == 0;
 }
 
 /* ---- contents ---- */
@@ -422,8 +443,10 @@ static int open_temp(struct apply_ctx *ctx, const struct side *t, mode_t mode, c
                 return fd;
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
                 return -errno;
-        tmp_name(ctx, tmp, size);
+        tmp_name(t, tmp, size);
         fd = openat(t->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0 && clear_leftover(t->pfd, tmp, errno))
+                fd = openat(t->pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
         *named = true;
@@ -442,8 +465,10 @@ static int publish(struct apply_ctx *ctx, const struct side *t, int fd, char *tm
                  * already (and fails if the name was taken meanwhile). */
                 if (!exists && linkat(AT_FDCWD, proc, t->pfd, t->name, AT_SYMLINK_FOLLOW) == 0)
                         return 0;
-                tmp_name(ctx, tmp, size);
-                if (linkat(AT_FDCWD, proc, t->pfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+                tmp_name(t, tmp, size);
+                if (linkat(AT_FDCWD, proc, t->pfd, tmp, AT_SYMLINK_FOLLOW) < 0 &&
+                    (!clear_leftover(t->pfd, tmp, errno) ||
+                     linkat(AT_FDCWD, proc, t->pfd, tmp, AT_SYMLINK_FOLLOW) < 0))
                         return -errno;
         }
         if (renameat(t->pfd, tmp, t->pfd, t->name) < 0) {
@@ -554,11 +579,15 @@ static int make_special(struct apply_ctx *ctx, const struct side *s, const struc
         char tmp[NAME_MAX + 1], spath[64 + NAME_MAX], tpath[64 + NAME_MAX];
         int r;
 
-        tmp_name(ctx, tmp, sizeof(tmp));
-        if (link)
-                r = symlinkat(link, t->pfd, tmp);
-        else
-                r = mknodat(t->pfd, tmp, sst->st_mode, sst->st_rdev);
+        tmp_name(t, tmp, sizeof(tmp));
+        for (int again = 1; ; again--) {
+                if (link)
+                        r = symlinkat(link, t->pfd, tmp);
+                else
+                        r = mknodat(t->pfd, tmp, sst->st_mode, sst->st_rdev);
+                if (r == 0 || !again || !clear_leftover(t->pfd, tmp, errno))
+                        break;
+        }
         if (r < 0) {
                 res->what = link ? "symlink" : "mknod";
                 return -errno;
@@ -659,17 +688,25 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
 {
         struct side s = { .pfd = -1 }, t = { .pfd = -1 };
         struct stat sst, tst;
-        bool texists, created = false;
+        bool texists, created = false, joined = false;
         char link[PATH_MAX + 1];
         int r;
 
         r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
         if (r == 0 && fstatat(s.pfd, s.name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
                 r = -errno;
+        if ((r == 0 && ino && sst.st_ino != ino) || missing(r)) {
+                /* The inode the records were about has gone from the name
+                 * (renamed or removed; the records of a newcomer follow).
+                 * If it lives on under a name the target has (links.c),
+                 * its changes go there. */
+                if (ino && (flags & (JOB_DATA | JOB_ATTR))) {
+                        res->redirect = links_other_name(ctx, ino, path);
+                        res->redirect_ino = ino;
+                }
+        }
         if (r == 0 && ino && sst.st_ino != ino) {
-                /* Another inode under the name: the one the records were
-                 * about went (renamed or removed), and the records of the
-                 * newcomer follow.  The target's entry may be either. */
+                /* The target's entry may be either. */
                 res->nothing = res->gone = true;
                 goto out;
         }
@@ -683,10 +720,18 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                  * went somewhere a later record tells (see JOB_PARKED). */
                 res->nothing = res->gone = true;
                 r = 0;
-                if (!(flags & JOB_REMOVED) || (flags & (JOB_DATA | JOB_ATTR)) || !*path)
+                if (!(flags & JOB_REMOVED) || ((flags & (JOB_DATA | JOB_ATTR)) && !(flags & JOB_UNLINKED)) ||
+                    !*path)
                         goto out;
                 if (target_open(ctx, path, false, &t, NULL) < 0)
                         goto out;       /* no parent: nothing to remove */
+                if (flags & JOB_UNLINKED) {
+                        /* what a job on the name killed half way left */
+                        char tmp[NAME_MAX + 1];
+
+                        tmp_name(&t, tmp, sizeof(tmp));
+                        (void)unlinkat(t.pfd, tmp, 0);
+                }
                 if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
                         namespace_changed(ctx);
                         r = tree_remove(t.pfd, t.name);
@@ -734,11 +779,24 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 texists = false;
                 res->changed_parent = true;
         }
+        /* An entry with several names on the source: this name joins the
+         * target inode another has (links.c), unless it is one already;
+         * then contents are copied only if that one's differ. */
+        r = links_join(ctx, path, t.pfd, t.name, &sst, texists ? &tst : NULL);
+        if (r > 0) {
+                joined = res->changed_parent = true;
+                texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+                r = 0;
+        } else if (r < 0) {
+                res->what = "link";
+                goto out;
+        }
         switch (sst.st_mode & S_IFMT) {
         case S_IFREG:
-                if (!texists || (flags & (JOB_DATA | JOB_SUBTREE)) || tst.st_size != sst.st_size)
+                if (!texists || tst.st_size != sst.st_size || ((flags & (JOB_DATA | JOB_SUBTREE)) &&
+                    !(joined && same_time(&tst.st_mtim, &sst.st_mtim))))
                         r = copy_file(ctx, &s, &t, &tst, texists, res);
-                else if (flags & JOB_ATTR)
+                else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
         case S_IFDIR:
@@ -770,16 +828,25 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
 
                 if (!texists || read_link(&t, tlink, sizeof(tlink)) < 0 || strcmp(link, tlink) != 0)
                         r = make_special(ctx, &s, &t, &sst, link, res);
-                else if (flags & JOB_ATTR)
+                else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
         }
         default:
                 if (!texists || tst.st_rdev != sst.st_rdev)
                         r = make_special(ctx, &s, &t, &sst, NULL, res);
-                else if (flags & JOB_ATTR)
+                else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
+        }
+        if (r == 0) {
+                /* the other names join this one's inode (or it theirs) */
+                r = links_note(ctx, path, t.pfd, t.name, &sst);
+                if (r > 0)
+                        res->changed_parent = true;
+                else if (r < 0)
+                        res->what = "link";
+                r = r > 0 ? 0 : r;
         }
 out:
         side_close(&s);
@@ -814,6 +881,7 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
         }
         if (r == 0) {
                 res->changed_parent = true;
+                link_map_renamed(ctx->links, j->path, j->path2, flags != 0);
         } else if (missing(r) || r == -EXDEV || r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR) {
                 res->fallback = true;   /* copy the destination instead */
                 r = 0;
@@ -854,11 +922,14 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
                 if (t1.st_ino == t2.st_ino && t1.st_dev == t2.st_dev) {
                         /* already (a replay): the parent's times still follow */
                         res->changed_parent = true;
+                        (void)links_note(ctx, j->path, tn.pfd, tn.name, &s1);
                         goto out;
                 }
                 /* replace atomically: link to a temporary name, rename over */
-                tmp_name(ctx, tmp, sizeof(tmp));
+                apply_tmp_name(tn.name, tmp, sizeof(tmp));
                 r = linkat(te.pfd, te.name, tn.pfd, tmp, 0) < 0 ? -errno : 0;
+                if (r < 0 && clear_leftover(tn.pfd, tmp, -r))
+                        r = linkat(te.pfd, te.name, tn.pfd, tmp, 0) < 0 ? -errno : 0;
                 if (r == 0 && renameat(tn.pfd, tmp, tn.pfd, tn.name) < 0) {
                         r = -errno;
                         (void)unlinkat(tn.pfd, tmp, 0);
@@ -868,6 +939,7 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
         }
         if (r == 0) {
                 res->changed_parent = true;
+                (void)links_note(ctx, j->path, tn.pfd, tn.name, &s1);
         } else if (r == -EXDEV || r == -EMLINK || r == -EPERM || missing(r)) {
                 res->fallback = true;   /* no link possible there: a copy will do */
         } else {
@@ -887,6 +959,15 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         switch (j->kind) {
         case JOB_SYNC:
                 res->error = sync_entry(ctx, j->path, j->flags, j->ino, res);
+                if (res->error == 0 && j->orphan_ino && !res->redirect) {
+                        /* changes to an inode whose name here was removed since */
+                        res->redirect = links_other_name(ctx, j->orphan_ino, j->path);
+                        res->redirect_ino = j->orphan_ino;
+                }
+                if (res->error < 0) {
+                        free(res->redirect);    /* the job is tried again */
+                        res->redirect = NULL;
+                }
                 /* A record that may have made or removed the name changed
                  * the source's parent (its mtime) even when the target's
                  * entry needs nothing: a name made and removed before the

@@ -377,22 +377,31 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
 }
 
 /*
- * The records so far at @path were about an entry that is gone now (removed,
- * or replaced by a rename): of their work, only a removal is left to check.
- * A source found gone is then explained, not waited for.
+ * A record about @path came (in journal order): JOB_UNLINKED follows it.
+ * A removal explains a source found gone (the job is not parked for it);
+ * a record of the name made or changed again means it was there after.
  */
-static void forget_work(struct plan *p, const char *path)
+static void note_removal(struct plan *p, const char *path, bool removed)
 {
-        const uint32_t stale = JOB_DATA | JOB_ATTR | JOB_SUBTREE;
         struct job *j = hash_find(p, path);
+        uint32_t *f = j && j->state == JOB_RUNNING ? &j->again_flags : j ? &j->flags : NULL;
 
-        if (j && j->state == JOB_RUNNING) {
-                j->again_flags &= ~stale;
-        } else if (j) {
-                j->flags &= ~stale;
-                if (j->state == JOB_PARKED)
-                        set_state(p, j, JOB_QUEUED);    /* explained */
+        if (!f)
+                return;
+        if (removed && (*f & (JOB_DATA | JOB_ATTR))) {
+                /* Changes to the inode under that name were waiting: the
+                 * inode may live on under another name. */
+                if (j->state == JOB_RUNNING)
+                        j->again_orphan_ino = j->again_ino ? j->again_ino : j->ino;
+                else
+                        j->orphan_ino = j->ino;
         }
+        if (removed)
+                *f |= JOB_UNLINKED;
+        else
+                *f &= ~JOB_UNLINKED;
+        if (removed && j->state == JOB_PARKED)
+                set_state(p, j, JOB_QUEUED);    /* explained */
 }
 
 /*
@@ -564,7 +573,7 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                 set_state(p, other, JOB_QUEUED);
                                 other->ready_ns = ready_at(p, other, now);
                         }
-                        other->flags |= j->flags;
+                        other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
                         if (j->ino)
                                 other->ino = j->ino;    /* what the name holds after the rename */
                         if (other->gate <= seq)
@@ -606,7 +615,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
         b = job_new(kind, rec->path, rec->path2);
         if (!b)
                 return -ENOMEM;
-        b->first_seq = rec->seq;
+        b->first_seq = b->gate = rec->seq;
         b->oldest_ns = rec->time_ns;
         b->created_ns = now;
         b->dir = dir;
@@ -619,9 +628,6 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 /* Only a directory has jobs beneath it to move.  The
                  * record's DIR flag describes its first path only: either
                  * side of an exchange may be the directory. */
-                if (kind == JOB_RENAME && hash_find(p, rec->path2) &&
-                    hash_find(p, rec->path2)->state != JOB_RUNNING)
-                        forget_work(p, rec->path2);     /* what it replaces */
                 r = rewrite(p, rec->path, rec->path2, kind == JOB_EXCHANGE, dir || kind == JOB_EXCHANGE,
                             rec->seq, now);
                 if (r < 0) {
@@ -703,7 +709,7 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
                 break;
         case JOURNAL_UNLINK:
         case JOURNAL_RMDIR:
-                flags = JOB_REMOVED;
+                flags = JOB_REMOVED | JOB_UNLINKED;
                 break;
         default:
                 if (rec->type < JOURNAL_WRITE_INTENT)
@@ -716,8 +722,8 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
         if (replicator_path_valid(rec->path, rec->path_len) < 0)
                 return -EINVAL;
         r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, now);
-        if (r == 0 && (rec->type == JOURNAL_UNLINK || rec->type == JOURNAL_RMDIR))
-                forget_work(p, rec->path);
+        if (r == 0 && (flags & (JOB_UNLINKED | JOB_DATA | JOB_ATTR)))
+                note_removal(p, rec->path, flags & JOB_UNLINKED);
         return r;
 }
 
@@ -730,21 +736,24 @@ static bool blocked(const struct plan *p, const struct job *j)
                         return true;
         /* A barrier waits for nothing older, and nothing newer passes it. */
         for (x = p->barriers.head; x; x = x->next)
-                if (x->first_seq < j->gate && conflict(j, x))
+                if (x->gate < j->gate && conflict(j, x))
                         return true;
         return false;
 }
 
-/* A link needs its existing name on the target: older work on it first. */
-static bool link_waits(struct plan *p, const struct job *b)
+/*
+ * A link needs its existing name on the target: older work on it first.
+ * The job it waits for, or NULL.
+ */
+static struct job *link_waits(struct plan *p, const struct job *b)
 {
         struct job *j;
 
         if (b->kind != JOB_LINK)
-                return false;
+                return NULL;
         j = hash_find(p, b->path2);
-        if (!j || j->gate > b->first_seq || j->state == JOB_PARKED)
-                return false;   /* a parked one found it gone: the link cannot be made */
+        if (!j || j->gate > b->gate || j->state == JOB_PARKED)
+                return NULL;    /* a parked one found it gone: the link cannot be made */
         if (j->state == JOB_HELD) {
                 /* Still open for writing: make it exist now (it is copied
                  * again at its close) rather than stall every later rename
@@ -753,7 +762,7 @@ static bool link_waits(struct plan *p, const struct job *b)
                 j->ready_ns = 0;
                 set_state(p, j, JOB_QUEUED);
         }
-        return true;
+        return j;
 }
 
 struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
@@ -772,10 +781,19 @@ struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
 
                 for (x = p->running.head; x && !busy; x = x->next)
                         busy = conflict(j, x);
-                if (!busy && !link_waits(p, j)) {
-                        set_state(p, j, JOB_RUNNING);
-                        *ret_wake = now;
-                        return j;
+                if (!busy) {
+                        struct job *w = link_waits(p, j);
+
+                        /* What the first barrier waits for goes first: it
+                         * may be queued behind more jobs than one call
+                         * looks at, all waiting for barriers. */
+                        if (w && w->state == JOB_QUEUED && w->ready_ns <= now && !blocked(p, w))
+                                j = w;
+                        if (!w || j == w) {
+                                set_state(p, j, JOB_RUNNING);
+                                *ret_wake = now;
+                                return j;
+                        }
                 }
         }
         for (j = p->held.head; j; j = next) {
@@ -819,14 +837,13 @@ static char *parent_of(const char *path)
 }
 
 /*
- * Work a finished job @j leaves for @path, named as when @j ran.  Barriers
- * still pending have not run yet; a rename among them takes the name (or a
- * directory above it) elsewhere on the target, and the source is there
- * already: the work goes where they take it, after them.
+ * @path, named as when a job that finished ran, as it is called once the
+ * barriers still pending have run: a rename among them takes the name (or
+ * a directory above it) elsewhere on the target, and the source is there
+ * already.  *gate is raised past each of them.  NULL: no memory.
  */
-static void follow(struct plan *p, const struct job *j, const char *path, uint32_t flags, uint64_t ino, uint64_t now)
+static char *forward(struct plan *p, const char *path, uint64_t *gate)
 {
-        uint64_t gate = j->first_seq;
         char *s = strdup(path);
         const struct job *b;
 
@@ -843,19 +860,88 @@ static void follow(struct plan *p, const struct job *j, const char *path, uint32
                         continue;
                 free(s);
                 s = n;
-                if (b->first_seq >= gate)
-                        gate = b->first_seq + 1;
+                if (b->gate >= *gate)
+                        *gate = b->gate + 1;
         }
+        return s;
+}
+
+/* Work a finished job @j leaves for @path: where the pending renames take it, after them. */
+static void follow(struct plan *p, const struct job *j, const char *path, uint32_t flags, uint64_t ino, uint64_t now)
+{
+        uint64_t gate = j->kind == JOB_SYNC ? j->first_seq : j->gate;
+        char *s = forward(p, path, &gate);
+
         if (s)
                 (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, now);
         free(s);
 }
 
+/* Into the line of barriers, after every one whose place is not later. */
+static void insert_barrier(struct plan *p, struct job *b)
+{
+        struct job *x = p->barriers.tail;
+
+        while (x && x->gate > b->gate)
+                x = x->prev;
+        b->prev = x;
+        b->next = x ? x->next : p->barriers.head;
+        if (b->next)
+                b->next->prev = b;
+        else
+                p->barriers.tail = b;
+        if (x)
+                x->next = b;
+        else
+                p->barriers.head = b;
+        p->barriers.count++;
+}
+
+/*
+ * A link that could not be made because its names have moved on the source
+ * since: made again under the names the pending renames give them, after
+ * those.  False when they move neither name (or no memory).
+ */
+static bool link_again(struct plan *p, const struct job *j, uint64_t now)
+{
+        uint64_t gate = 0;
+        char *n = forward(p, j->path, &gate), *e = n ? forward(p, j->path2, &gate) : NULL;
+        struct job *b;
+
+        if (!e || !gate || !strcmp(n, e)) {
+                free(n);
+                free(e);
+                return false;
+        }
+        b = calloc(1, sizeof(*b));
+        if (!b) {
+                free(n);
+                free(e);
+                return false;
+        }
+        /* Its record stays unapplied (first_seq, for the cursor); its
+         * place in line is right after the last rename it follows, so
+         * that nothing waits on it that those before must wait for. */
+        *b = (struct job) {
+                .kind = JOB_LINK, .state = JOB_BARRIER, .path = n, .path2 = e, .first_seq = j->first_seq,
+                .gate = gate - 1, .oldest_ns = j->oldest_ns, .created_ns = now, .ino = j->ino,
+        };
+        insert_barrier(p, b);
+        return true;
+}
+
 void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint64_t now)
 {
         assert(j->state == JOB_RUNNING);
-        list_del(&p->running, j);
-        j->state = JOB_QUEUED;          /* off every list; fixed below */
+        /* The work it leaves is added while it still counts as running: work
+         * that the pending renames bring back to its own name is then its
+         * next run. */
+        if (res->redirect) {
+                /* Its name had gone, its inode lives on under another: the
+                 * changes go there. */
+                follow(p, j, res->redirect, JOB_DATA | JOB_ATTR, res->redirect_ino, now);
+                free(res->redirect);
+        }
 
         if ((res->changed_parent || res->created_dir) && j->kind == JOB_SYNC && j->path[0]) {
                 /* The parent's entries changed on the target: put its times
@@ -875,6 +961,8 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 }
                 free(parent);
         }
+        list_del(&p->running, j);
+        j->state = JOB_QUEUED;          /* off every list; fixed below */
         if (j->kind != JOB_SYNC) {
                 if (res->changed_parent) {
                         char *a = parent_of(j->path), *b = parent_of(j->path2);
@@ -892,7 +980,8 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                         uint32_t f = JOB_DATA | JOB_ATTR | (j->dir || j->kind == JOB_EXCHANGE ? JOB_SUBTREE : 0);
 
                         if (j->kind == JOB_LINK) {
-                                follow(p, j, j->path, JOB_DATA | JOB_ATTR, j->ino, now);
+                                if (!link_again(p, j, now))
+                                        follow(p, j, j->path, JOB_DATA | JOB_ATTR, j->ino, now);
                         } else {
                                 follow(p, j, j->path2, f | JOB_NOW, j->ino, now);
                                 follow(p, j, j->path, (j->kind == JOB_EXCHANGE ? f : JOB_REMOVED) | JOB_NOW, 0, now);
@@ -908,6 +997,8 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 if (j->again_ino)
                         j->ino = j->again_ino;
                 j->again_ino = 0;
+                j->orphan_ino = j->again_orphan_ino;
+                j->again_orphan_ino = 0;
                 j->moved = false;
                 j->attempts = 0;
                 j->created_ns = now;
@@ -916,10 +1007,11 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 list_add(list_of(p, j->state), j);
                 return;
         }
-        if (res->gone && (j->flags & (JOB_DATA | JOB_ATTR)) && !j->moved && !p->final) {
+        if (res->gone && (j->flags & (JOB_DATA | JOB_ATTR)) && !(j->flags & JOB_UNLINKED) && !j->moved &&
+            !p->final) {
                 /* The source moved on before we looked: a record not read
-                 * yet says where to (see JOB_PARKED).  Not a job that only
-                 * checks that a name has gone: it has. */
+                 * yet says where to (see JOB_PARKED).  Not when a removal
+                 * explains it. */
                 j->parked_ns = now;
                 j->state = JOB_PARKED;
                 list_add(&p->parked, j);
@@ -954,6 +1046,9 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         if (j->again_ino)
                 j->ino = j->again_ino;
         j->again_ino = 0;
+        if (j->again_orphan_ino)
+                j->orphan_ino = j->again_orphan_ino;
+        j->again_orphan_ino = 0;
         if (j->again_flags && j->again_first_seq < j->first_seq)
                 j->first_seq = j->again_first_seq;
         j->again_flags = 0;

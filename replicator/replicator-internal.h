@@ -9,6 +9,8 @@
  *              remove, attributes.  Thread-safe, blocking system calls.
  *   tree.c     resolving paths beneath a root without following symlinks,
  *              making parent directories, removing subtrees.
+ *   links.c    which target inode holds the copy of a source inode with
+ *              several names: names the journal could not link join it.
  *   copy-*.c   moving file contents: io_uring or plain system calls.
  *   replicator.c  threads, the journal, the cursor, durability, stats.
  */
@@ -33,6 +35,8 @@ enum job_flags {
         JOB_REMOVED = 1 << 2,           /* the name may be gone: remove it from the target if so */
         JOB_SUBTREE = 1 << 3,           /* everything beneath may differ: walk it (repair) */
         JOB_NOW = 1 << 4,               /* do not wait for the settle time (fsync, barrier) */
+        JOB_UNLINKED = 1 << 5,          /* its latest record removed the name: that explains a
+                                         * source gone (its changes may live on under other names) */
 };
 
 enum job_kind {
@@ -60,13 +64,18 @@ struct job {
         uint32_t flags;                 /* enum job_flags */
         uint32_t again_flags;           /* records that came while it ran */
         uint64_t first_seq;             /* oldest record not yet applied that it stands for */
-        uint64_t gate;                  /* runs after every related barrier older than this seq */
+        uint64_t gate;                  /* a sync job: runs after every related barrier older than
+                                         * this; a barrier: its place in line (its record's seq, or for
+                                         * a link made again, that of the last rename it follows) */
         uint64_t again_first_seq;
         uint64_t oldest_ns;             /* wall time of that record */
         uint64_t ready_ns;              /* monotonic: not before */
         uint64_t created_ns;            /* monotonic: when queued (max hold) */
         uint64_t ino;                   /* source inode of the latest record */
         uint64_t again_ino;             /* that of a record that came while it ran */
+        uint64_t orphan_ino;            /* an inode changed under the name, then the name removed: its
+                                         * changes go to another name it has, if any (links.c) */
+        uint64_t again_orphan_ino;
         unsigned attempts;
         int last_error;
         bool dir;                       /* the path is a directory (rename of a directory) */
@@ -87,6 +96,9 @@ struct job_result {
         bool nothing;                   /* the source had gone: nothing done */
         bool gone;                      /* the job's source entry was gone, or another inode */
         bool fallback;                  /* rename/link impossible: sync the destination instead */
+        char *redirect;                 /* the job's name gone, its inode has this one on the target:
+                                         * its changes go there (malloc'ed, plan_done() frees it) */
+        uint64_t redirect_ino;          /* that inode */
         uint64_t bytes;
         bool copied;
 };
@@ -173,12 +185,11 @@ struct apply_ctx {
         int source_fd, target_fd;
         const struct copier_ops *copy_ops;
         struct copier *copier;
-        uint64_t tmp_counter;           /* names of temporary files */
         unsigned worker;
-        int pid;
         /* Bumped by every job that renames or removes on the target (shared
          * by the workers): cached directories from before are dropped. */
         _Atomic uint64_t *ns_gen;
+        struct link_map *links;         /* shared by the workers; NULL: names copied, not joined */
         struct dircache_entry dircache[DIRCACHE_SIZE];
         unsigned dircache_next;
 };
@@ -189,5 +200,36 @@ void apply_ctx_release(struct apply_ctx *ctx);
 /* Carry out @j against the trees; fills *res. */
 void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *res);
 
+/* The temporary name (NAME_MAX + 1 bytes) beside @name while it is made. */
+void apply_tmp_name(const char *name, char *buf, size_t size);
+
 /* Is @err one a target may recover from (full, read-only, gone, ...)? */
 bool apply_error_transient(int err);
+
+/* ---- links.c ---- */
+
+struct link_map;
+
+int link_map_new(struct link_map **ret);
+struct link_map *link_map_free(struct link_map *m);        /* NULL-safe, returns NULL */
+/* A rename (or exchange) was made on the target: noted paths follow it. */
+void link_map_renamed(struct link_map *m, const char *from, const char *to, bool exchange);
+/*
+ * Before a sync job on @path, not a directory (its target parent @dfd and
+ * last component @name; @tst: what the target has there, NULL when nothing)
+ * with source attributes @sst: when the source entry has several names and
+ * the target inode of another is known, make @name a link to it.  1: linked
+ * (the target entry changed), 0: nothing done (copy as usual), -errno.
+ */
+int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst,
+               const struct stat *tst);
+/*
+ * After a job made or updated @path (not a directory): note its target
+ * inode as the copy of @sst's inode (when that has several names).  If another
+ * name got its own copy meanwhile (another worker), @name joins that one:
+ * 1.  0 otherwise, -errno.
+ */
+int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst);
+/* Another target name (malloc'ed) of the copy of source inode @ino, which the
+ * target still has there; NULL when none is known but @path. */
+char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path);

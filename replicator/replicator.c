@@ -78,6 +78,7 @@ struct replicator {
         struct journal_applied_log *applied;    /* when changes reached the target */
 
         _Atomic uint64_t ns_gen;        /* see apply_ctx */
+        struct link_map *links;         /* see apply_ctx */
 
         /* the target's identity, to notice it unmounted (or replaced) */
         dev_t target_dev;
@@ -268,7 +269,8 @@ static int worker_spawn(struct replicator *r, unsigned i)
                 w->index = i;
                 w->ctx = (struct apply_ctx) {
                         .source_fd = r->opt.source_fd, .target_fd = r->opt.target_fd,
-                        .copy_ops = r->copy_ops, .worker = i, .pid = (int)getpid(), .ns_gen = &r->ns_gen,
+                        .copy_ops = r->copy_ops, .worker = i, .ns_gen = &r->ns_gen,
+                        .links = r->links,
                 };
                 e = r->copy_ops->new(&w->ctx.copier);
                 if (e < 0)
@@ -597,6 +599,9 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         e = plan_new(&pc, &r->plan);
         if (e < 0)
                 goto fail;
+        e = link_map_new(&r->links);
+        if (e < 0)
+                goto fail;
         if (journal_applied_open(opt->journal_fd, r->cursor, &r->applied) < 0)
                 r->applied = NULL;      /* no latency report, the mirror goes on */
         r->copy_ops = opt->backend == REPLICATOR_PLAIN ? &copier_plain : &copier_uring;
@@ -850,6 +855,7 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
                 apply_ctx_release(&r->workers[i].ctx);
         }
         plan_free(r->plan);
+        link_map_free(r->links);
         journal_applied_close(r->applied);
         if (r->wake_fd >= 0)
                 close(r->wake_fd);

@@ -322,6 +322,7 @@ START_TEST(test_parked_until_explained)
         j = next(p, 600 * MS);
         ck_assert_str_eq(j->path, "y");
         ck_assert(j->flags & JOB_REMOVED);
+        ck_assert(!(j->flags & JOB_UNLINKED));  /* it was made again after */
         plan_done(p, j, &gone, 600 * MS);
         ck_assert(plan_caught_up(p, 1000 * MS, false));
         j = next(p, 1000 * MS);
@@ -335,7 +336,8 @@ START_TEST(test_parked_until_explained)
         add(p, JOURNAL_CREATE, "z", NULL, 10, 2000 * MS);
         add(p, JOURNAL_UNLINK, "z", NULL, 10, 2000 * MS);
         j = next(p, 2100 * MS);
-        ck_assert_uint_eq(j->flags & ~JOB_NOW, JOB_REMOVED);
+        ck_assert(j->flags & JOB_REMOVED);
+        ck_assert(j->flags & JOB_UNLINKED);
         plan_done(p, j, &gone, 2100 * MS);
         ck_assert(plan_empty(p));
         plan_free(p);
@@ -395,6 +397,71 @@ START_TEST(test_link_waits_for_existing_name)
         ck_assert_int_eq(j->kind, JOB_LINK);
         ck_assert_str_eq(j->path, "c");
         done(p, j, 100 * MS);
+        plan_free(p);
+}
+END_TEST
+
+/*
+ * A link that could not be made because a rename moved its new name is made
+ * again after that rename; a later link of the same file waits for older
+ * work on the file, which must not wait for the link made again (it stalled
+ * the whole plan once: nothing ran, nothing failed).
+ */
+START_TEST(test_link_made_again_keeps_its_place)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        unsigned n = 0;
+
+        seqno = 0;
+        add(p, JOURNAL_LINK, "n", "x", 0, 0);
+        add(p, JOURNAL_RENAME, "n", "m", 0, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, 0, 0);
+        add(p, JOURNAL_LINK, "z", "x", 0, 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        ck_assert_str_eq(j->path, "n");
+        plan_done(p, j, &fallback, 100 * MS);   /* n had moved on: made again as m */
+        while ((j = next(p, 200 * MS)) && n++ < 20)
+                done(p, j, 200 * MS);
+        ck_assert_msg(plan_empty(p), "the plan stalled with work left");
+        plan_free(p);
+}
+END_TEST
+
+/*
+ * The first barrier, a link, waits for work on its existing name that sits
+ * behind more queued jobs than plan_next() looks at in one call, all of
+ * them waiting for barriers: that work runs first (the plan stalled once,
+ * nothing ran and nothing failed).
+ */
+START_TEST(test_link_waits_for_work_deep_in_the_queue)
+{
+        struct plan *p = new_plan();
+        struct job *x, *j;
+        char name[32];
+        unsigned n = 0;
+
+        seqno = 0;
+        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, 0, 0);
+        x = next(p, 10000 * MS);
+        ck_assert_str_eq(x->path, "x");
+        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, 0, 10000 * MS);        /* again after it */
+        add(p, JOURNAL_LINK, "n", "x", 0, 10000 * MS);
+        add_dir_rename(p, "d", "e", 10000 * MS);
+        for (int i = 0; i < 1000; i++) {
+                snprintf(name, sizeof(name), "d/f%d", i);
+                add(p, JOURNAL_CLOSE_WRITE, name, NULL, 0, 10000 * MS);
+        }
+        done(p, x, 10000 * MS);                 /* x queued again, last in line */
+        j = next(p, 20000 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "x");
+        done(p, j, 20000 * MS);
+        while ((j = next(p, 20000 * MS)) && n++ < 5000)
+                done(p, j, 20000 * MS);
+        ck_assert_msg(plan_empty(p), "the plan stalled with work left");
         plan_free(p);
 }
 END_TEST
@@ -548,7 +615,7 @@ static void trees_init(struct trees *t)
         t->tgt = tu_mkdtemp(t->tdir, sizeof(t->tdir));
         atomic_init(&t->ns_gen, 0);
         t->ctx = (struct apply_ctx) {
-                .source_fd = t->src, .target_fd = t->tgt, .copy_ops = &copier_plain, .pid = (int)getpid(),
+                .source_fd = t->src, .target_fd = t->tgt, .copy_ops = &copier_plain,
                 .ns_gen = &t->ns_gen,
         };
         ck_assert_int_eq(copier_plain.new(&t->ctx.copier), 0);
@@ -1046,6 +1113,46 @@ START_TEST(test_made_again_then_parent_renamed)
 }
 END_TEST
 
+/*
+ * A replicator killed between making a temporary name and renaming it into
+ * place leaves it behind; the job replayed on the name takes it over (the
+ * same name every time), a removal of the name removes it: nothing extra
+ * stays on the target.
+ */
+START_TEST(test_leftover_temporaries_taken)
+{
+        static const char *const names[] = { "f", "l", "n", "g" };
+        struct plan *p = new_plan();
+        struct trees t;
+        char tmp[NAME_MAX + 1], path[NAME_MAX + 8];
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.tgt, "d", 0755), 0);
+        make_file(t.src, "d/f", "new contents");
+        make_file(t.tgt, "d/f", "old");
+        ck_assert_int_eq(symlinkat("somewhere", t.src, "d/l"), 0);
+        ck_assert_int_eq(linkat(t.src, "d/f", t.src, "d/n", 0), 0);
+        ck_assert_int_eq(symlinkat("elsewhere", t.tgt, "d/n"), 0);   /* to be replaced by the link */
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                apply_tmp_name(names[i], tmp, sizeof(tmp));
+                snprintf(path, sizeof(path), "d/%s", tmp);
+                make_file(t.tgt, path, "half done");
+        }
+        set_mtime(t.src, "d", 1000000000);
+        add(p, JOURNAL_CLOSE_WRITE, "d/f", NULL, 0, 0);
+        add(p, JOURNAL_SYMLINK, "d/l", NULL, 0, 0);
+        add(p, JOURNAL_LINK, "d/n", "d/f", 0, 0);
+        add(p, JOURNAL_UNLINK, "d/g", NULL, 0, 0);
+        add(p, JOURNAL_SETATTR, "d", NULL, 0, 0);
+        run_plan(&t, p);
+        same_tree(&t, "d");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1061,6 +1168,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_parked_until_explained);
         tcase_add_test(t, test_attributes_wait_for_rename_above);
         tcase_add_test(t, test_link_waits_for_existing_name);
+        tcase_add_test(t, test_link_made_again_keeps_its_place);
+        tcase_add_test(t, test_link_waits_for_work_deep_in_the_queue);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
@@ -1079,6 +1188,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_job_before_the_rename_is_read);
         tcase_add_test(t, test_name_taken_by_another_inode);
         tcase_add_test(t, test_made_again_then_parent_renamed);
+        tcase_add_test(t, test_leftover_temporaries_taken);
         suite_add_tcase(s, t);
         return s;
 }

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * links.c: the target inode that holds the copy of a source inode with
+ * several names, so that every name of it joins that one inode.
+ *
+ * (Any entry but a directory: files, symlinks, nodes.)  A link record names
+ * the new name and an existing one; the link job makes it on the target
+ * from the existing name.  When those names have moved
+ * on the source before the job ran (a rename right after the link, a
+ * directory renamed with the names in it), the job cannot link and the
+ * new name is copied instead, as a separate file.  So every job that makes
+ * or updates an entry with more than one name on the source notes here
+ * which target inode now holds that source inode's copy, and a name that is
+ * missing on the target, or is another inode there, is linked to that
+ * inode rather than copied.
+ *
+ * An entry: source (dev, ino) -> target path and target (dev, ino).  The
+ * path follows the renames carried out on the target since it was noted (a
+ * log of the last RENAMES_KEPT of them); an entry is only used when the
+ * target has, at that path, the very inode that was noted.  A stale entry
+ * (the file removed or replaced, renames beyond the log) is dropped: the
+ * name is copied.
+ *
+ * Thread-safe: the workers share one map (a mutex; no I/O under it).
+ * Caveat: at most MAX_ENTRIES source inodes are remembered, the oldest
+ * noted are forgotten first; a name whose records moved and whose group's
+ * entry was forgotten is copied as a separate file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replicator-internal.h"
+
+#define BUCKETS 4096
+#define MAX_ENTRIES (1u << 18)
+#define RENAMES_KEPT 1024
+
+struct link_entry {
+        dev_t sdev, tdev;
+        ino_t sino, tino;
+        uint64_t gen;                   /* renames applied to path up to this one */
+        char *path;
+        struct link_entry *hnext;       /* bucket chain */
+        struct link_entry *older, *newer;       /* noted order, for eviction */
+};
+
+struct renamed {
+        uint64_t gen;
+        char *from, *to;
+        bool exchange;
+};
+
+struct link_map {
+        pthread_mutex_t lock;
+        struct link_entry *buckets[BUCKETS];
+        struct link_entry *oldest, *newest;
+        size_t count;
+        uint64_t gen;                   /* renames logged so far */
+        struct renamed log[RENAMES_KEPT];       /* the last ones, by gen % RENAMES_KEPT */
+};
+
+int link_map_new(struct link_map **ret)
+{
+        struct link_map *m = calloc(1, sizeof(*m));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        r = -pthread_mutex_init(&m->lock, NULL);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+struct link_map *link_map_free(struct link_map *m)
+{
+        if (!m)
+                return NULL;
+        while (m->oldest) {
+                struct link_entry *e = m->oldest;
+
+                m->oldest = e->newer;
+                free(e->path);
+                free(e);
+        }
+        for (size_t i = 0; i < RENAMES_KEPT; i++) {
+                free(m->log[i].from);
+                free(m->log[i].to);
+        }
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return NULL;
+}
+
+/* ---- the map (lock held) ---- */
+
+static struct link_entry **slot(struct link_map *m, dev_t dev, ino_t ino)
+{
+        struct link_entry **pp = &m->buckets[(ino ^ (ino >> 17) ^ dev) % BUCKETS];
+
+        while (*pp && ((*pp)->sino != ino || (*pp)->sdev != dev))
+                pp = &(*pp)->hnext;
+        return pp;
+}
+
+static void unlink_entry(struct link_map *m, struct link_entry *e)
+{
+        struct link_entry **pp = slot(m, e->sdev, e->sino);
+
+        if (*pp == e)
+                *pp = e->hnext;
+        if (e->older)
+                e->older->newer = e->newer;
+        else
+                m->oldest = e->newer;
+        if (e->newer)
+                e->newer->older = e->older;
+        else
+                m->newest = e->older;
+        m->count--;
+        free(e->path);
+        free(e);
+}
+
+static bool under(const char *p, const char *dir)
+{
+        size_t n = strlen(dir);
+
+        return strncmp(p, dir, n) == 0 && (p[n] == 0 || p[n] == '/');
+}
+
+/* "@from/rest" -> "@to/rest", malloc'ed */
+static char *rebase(const char *path, const char *from, const char *to)
+{
+        char *s;
+
+        return asprintf(&s, "%s%s", to, path + strlen(from)) < 0 ? NULL : s;
+}
+
+/*
+ * The entry's path after the renames logged since it was noted.  False when
+ * some of them are no longer in the log (or no memory): the path may be
+ * wrong, and is only as good as what the target has there.
+ */
+static bool follow_renames(struct link_map *m, struct link_entry *e)
+{
+        if (m->gen - e->gen > RENAMES_KEPT) {
+                e->gen = m->gen;
+                return false;
+        }
+        for (uint64_t g = e->gen + 1; g <= m->gen; g++) {
+                const struct renamed *rn = &m->log[g % RENAMES_KEPT];
+                char *n = NULL;
+
+                if (under(e->path, rn->from))
+                        n = rebase(e->path, rn->from, rn->to);
+                else if (rn->exchange && under(e->path, rn->to))
+                        n = rebase(e->path, rn->to, rn->from);
+                else
+                        continue;
+                if (!n)
+                        return false;
+                free(e->path);
+                e->path = n;
+        }
+        e->gen = m->gen;
+        return true;
+}
+
+/* A copy of @sst's entry: its target path (malloc'ed) and inode.  -ENOENT: none. */
+static int lookup(struct link_map *m, const struct stat *sst, char **ret_path, dev_t *ret_dev, ino_t *ret_ino)
+{
+        struct link_entry *e;
+        int r = -ENOENT;
+
+        pthread_mutex_lock(&m->lock);
+        e = *slot(m, sst->st_dev, sst->st_ino);
+        if (e) {
+                (void)follow_renames(m, e);
+                *ret_path = strdup(e->path);
+                *ret_dev = e->tdev;
+                *ret_ino = e->tino;
+                r = *ret_path ? 0 : -ENOMEM;
+        }
+        pthread_mutex_unlock(&m->lock);
+        return r;
+}
+
+/* Drop @sst's entry if it still says target inode @tino. */
+static void forget(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t tino)
+{
+        struct link_entry *e;
+
+        pthread_mutex_lock(&m->lock);
+        e = *slot(m, sst->st_dev, sst->st_ino);
+        if (e && e->tino == tino && e->tdev == tdev)
+                unlink_entry(m, e);
+        pthread_mutex_unlock(&m->lock);
+}
+
+static void note(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst)
+{
+        struct link_entry **pp, *e;
+        char *copy = strdup(path);
+
+        if (!copy)
+                return;         /* not remembered: a later name is copied */
+        pthread_mutex_lock(&m->lock);
+        pp = slot(m, sst->st_dev, sst->st_ino);
+        e = *pp;
+        if (!e) {
+                if (m->count >= MAX_ENTRIES)
+                        unlink_entry(m, m->oldest);
+                e = calloc(1, sizeof(*e));
+                if (!e) {
+                        pthread_mutex_unlock(&m->lock);
+                        free(copy);
+                        return;
+                }
+                e->sdev = sst->st_dev;
+                e->sino = sst->st_ino;
+                *slot(m, sst->st_dev, sst->st_ino) = e;
+                m->count++;
+        } else {
+                free(e->path);
+                /* now the newest */
+                if (e->older)
+                        e->older->newer = e->newer;
+                else
+                        m->oldest = e->newer;
+                if (e->newer)
+                        e->newer->older = e->older;
+                else
+                        m->newest = e->older;
+        }
+        e->path = copy;
+        e->tdev = tst->st_dev;
+        e->tino = tst->st_ino;
+        e->gen = m->gen;
+        e->newer = NULL;
+        e->older = m->newest;
+        if (m->newest)
+                m->newest->newer = e;
+        else
+                m->oldest = e;
+        m->newest = e;
+        pthread_mutex_unlock(&m->lock);
+}
+
+void link_map_renamed(struct link_map *m, const char *from, const char *to, bool exchange)
+{
+        struct renamed *rn;
+        char *f, *t;
+
+        if (!m)
+                return;
+        f = strdup(from);
+        t = strdup(to);
+        pthread_mutex_lock(&m->lock);
+        if (!f || !t) {
+                /* Not logged: every entry noted so far may be wrong now. */
+                m->gen += RENAMES_KEPT + 1;
+        } else if (m->count) {
+                rn = &m->log[++m->gen % RENAMES_KEPT];
+                free(rn->from);
+                free(rn->to);
+                *rn = (struct renamed) { .gen = m->gen, .from = f, .to = t, .exchange = exchange };
+                f = t = NULL;
+        }
+        pthread_mutex_unlock(&m->lock);
+        free(f);
+        free(t);
+}
+
+/* ---- on the target ---- */
+
+/* The target entry at @path, if it is still the inode (@tdev, @tino) and
+ * not a directory: an O_PATH descriptor, and its type in *ret_mode. */
+static int open_noted_mode(struct apply_ctx *ctx, const char *path, dev_t tdev, ino_t tino, mode_t *ret_mode)
+{
+        const char *name;
+        struct stat st;
+        bool created;
+        int pfd, fd, r;
+
+        r = tree_open_parent(ctx->target_fd, path, false, -1, &name, &pfd, &created);
+        if (r < 0)
+                return r;
+        fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        r = fd < 0 ? -errno : 0;
+        close(pfd);
+        if (r == 0 && (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) || st.st_ino != tino || st.st_dev != tdev ||
+                       st.st_nlink == 0))
+                r = -ESTALE;
+        if (r < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        *ret_mode = st.st_mode;
+        return fd;
+}
+
+static int open_any(struct apply_ctx *ctx, const char *path, dev_t tdev, ino_t tino)
+{
+        mode_t mode;
+
+        return open_noted_mode(ctx, path, tdev, tino, &mode);
+}
+
+/* The same, of @sst's type. */
+static int open_noted(struct apply_ctx *ctx, const char *path, const struct stat *sst, dev_t tdev, ino_t tino)
+{
+        mode_t mode;
+        int fd = open_noted_mode(ctx, path, tdev, tino, &mode);
+
+        if (fd >= 0 && (mode & S_IFMT) != (sst->st_mode & S_IFMT)) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
+}
+
+/* Make @name in @dfd a link to @fd's inode, replacing what is there. */
+static int link_over(struct apply_ctx *ctx, int fd, int dfd, const char *name, bool exists)
+{
+        char proc[64], tmp[NAME_MAX + 1];
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (!exists)
+                return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+        apply_tmp_name(name, tmp, sizeof(tmp));
+        if (linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0 &&
+            (errno != EEXIST || unlinkat(dfd, tmp, 0) < 0 ||
+             linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0))
+                return -errno;
+        if (renameat(dfd, tmp, dfd, name) < 0) {
+                int r = -errno;
+
+                (void)unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        return 0;
+}
+
+/* Errors after which a copy will do: no link can be made there. */
+static bool copy_instead(int r)
+{
+        return r == -EXDEV || r == -EMLINK || r == -EPERM || r == -ENOENT || r == -ENOTDIR || r == -ELOOP ||
+               r == -ESTALE;
+}
+
+int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst,
+               const struct stat *tst)
+{
+        char *noted;
+        dev_t tdev;
+        ino_t tino;
+        int fd, r;
+
+        if (!ctx->links || S_ISDIR(sst->st_mode) || sst->st_nlink < 2)
+                return 0;
+        if (lookup(ctx->links, sst, &noted, &tdev, &tino) < 0)
+                return 0;
+        if (tst && tst->st_ino == tino && tst->st_dev == tdev) {
+                free(noted);
+                return 0;       /* one of them already */
+        }
+        fd = strcmp(noted, path) ? open_noted(ctx, noted, sst, tdev, tino) : -ESTALE;
+        free(noted);
+        if (fd < 0) {
+                forget(ctx->links, sst, tdev, tino);
+                return 0;
+        }
+        r = link_over(ctx, fd, dfd, name, tst != NULL);
+        close(fd);
+        if (r == 0)
+                return 1;
+        return copy_instead(r) ? 0 : r;
+}
+
+int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst)
+{
+        struct stat tst;
+        char *noted = NULL;
+        dev_t tdev;
+        ino_t tino;
+        int fd, r;
+
+        if (!ctx->links || S_ISDIR(sst->st_mode) || sst->st_nlink < 2)
+                return 0;
+        if (fstatat(dfd, name, &tst, AT_SYMLINK_NOFOLLOW) < 0 || (tst.st_mode & S_IFMT) != (sst->st_mode & S_IFMT))
+                return 0;
+        if (lookup(ctx->links, sst, &noted, &tdev, &tino) == 0 && (tino != tst.st_ino || tdev != tst.st_dev)) {
+                /* Another name was made meanwhile, as its own copy (another
+                 * worker): if it is still there, this one joins it. */
+                fd = strcmp(noted, path) ? open_noted(ctx, noted, sst, tdev, tino) : -ESTALE;
+                free(noted);
+                if (fd >= 0) {
+                        r = link_over(ctx, fd, dfd, name, true);
+                        close(fd);
+                        if (r == 0)
+                                return 1;
+                        if (!copy_instead(r))
+                                return r;
+                }
+        } else {
+                free(noted);
+        }
+        note(ctx->links, sst, path, &tst);
+        return 0;
+}
+
+char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path)
+{
+        struct stat root, sst;
+        char *noted;
+        dev_t tdev;
+        ino_t tino;
+        int fd;
+
+        if (!ctx->links || !ino || fstat(ctx->source_fd, &root) < 0)
+                return NULL;
+        sst = (struct stat) { .st_dev = root.st_dev, .st_ino = (ino_t)ino };
+        if (lookup(ctx->links, &sst, &noted, &tdev, &tino) < 0)
+                return NULL;
+        fd = strcmp(noted, path) ? open_any(ctx, noted, tdev, tino) : -ESTALE;
+        if (fd < 0) {
+                free(noted);
+                return NULL;
+        }
+        close(fd);
+        return noted;
+}
