@@ -780,8 +780,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 res->changed_parent = true;
         }
         /* An entry with several names on the source: this name joins the
-         * target inode another has (links.c), unless it is one already;
-         * then contents are copied only if that one's differ. */
+         * target inode another has (links.c), unless it is one already. */
         r = links_join(ctx, path, t.pfd, t.name, &sst, texists ? &tst : NULL);
         if (r > 0) {
                 joined = res->changed_parent = true;
@@ -793,8 +792,10 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
         }
         switch (sst.st_mode & S_IFMT) {
         case S_IFREG:
-                if (!texists || tst.st_size != sst.st_size || ((flags & (JOB_DATA | JOB_SUBTREE)) &&
-                    !(joined && same_time(&tst.st_mtim, &sst.st_mtim))))
+                /* Joined or not, the contents are copied when the records
+                 * say they changed: the inode joined may have the source's
+                 * times (a job on another name set them) and old bytes. */
+                if (!texists || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)))
                         r = copy_file(ctx, &s, &t, &tst, texists, res);
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);

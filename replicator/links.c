@@ -388,9 +388,40 @@ int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
         return copy_instead(r) ? 0 : r;
 }
 
+/* Does target entry @t hold what source entry @s does, as far as size and mtime tell? */
+static bool current(const struct stat *t, const struct stat *s)
+{
+        return t->st_size == s->st_size && t->st_mtim.tv_sec == s->st_mtim.tv_sec &&
+               t->st_mtim.tv_nsec == s->st_mtim.tv_nsec;
+}
+
+/* The noted name @noted (still inode @tdev, @tino) made a link to @dfd/@name instead. */
+static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, ino_t tino, int dfd, const char *name)
+{
+        const char *nname;
+        struct stat st;
+        bool created;
+        int npfd, fd, r;
+
+        r = tree_open_parent(ctx->target_fd, noted, false, -1, &nname, &npfd, &created);
+        if (r < 0)
+                return r;
+        fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                r = -errno;
+        else if (fstatat(npfd, nname, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != tino || st.st_dev != tdev)
+                r = -ESTALE;
+        else
+                r = link_over(ctx, fd, npfd, nname, true);
+        if (fd >= 0)
+                close(fd);
+        close(npfd);
+        return r;
+}
+
 int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst)
 {
-        struct stat tst;
+        struct stat tst, nst;
         char *noted = NULL;
         dev_t tdev;
         ino_t tino;
@@ -402,16 +433,26 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                 return 0;
         if (lookup(ctx->links, sst, &noted, &tdev, &tino) == 0 && (tino != tst.st_ino || tdev != tst.st_dev)) {
                 /* Another name was made meanwhile, as its own copy (another
-                 * worker): if it is still there, this one joins it. */
+                 * worker, or before the names were known to be one): the
+                 * two become one inode, the one that holds what the source
+                 * has now.  Joining an older copy would undo this job. */
                 fd = strcmp(noted, path) ? open_noted(ctx, noted, sst, tdev, tino) : -ESTALE;
-                free(noted);
-                if (fd >= 0) {
+                if (fd >= 0 && fstat(fd, &nst) == 0 && (current(&nst, sst) || !current(&tst, sst))) {
+                        free(noted);
                         r = link_over(ctx, fd, dfd, name, true);
                         close(fd);
                         if (r == 0)
                                 return 1;
                         if (!copy_instead(r))
                                 return r;
+                } else if (fd >= 0) {
+                        close(fd);
+                        r = relink_noted(ctx, noted, tdev, tino, dfd, name);
+                        free(noted);
+                        if (r < 0 && !copy_instead(r))
+                                return r;
+                } else {
+                        free(noted);
                 }
         } else {
                 free(noted);

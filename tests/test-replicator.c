@@ -1153,6 +1153,53 @@ START_TEST(test_leftover_temporaries_taken)
 }
 END_TEST
 
+static void run_job(struct trees *t, const char *path, uint32_t flags)
+{
+        struct job j = { .kind = JOB_SYNC, .path = (char *)path, .flags = flags };
+        struct job_result res;
+
+        apply_job(&t->ctx, &j, &res);
+        ck_assert_msg(res.error == 0, "job on '%s': %s: %s", path, res.what ? res.what : "?", strerror(-res.error));
+        free(res.redirect);
+}
+
+/*
+ * Names of one source inode join one target inode (links.c).  A job that
+ * only set attributes on one name gives the joined inode the source's
+ * times over old bytes; a job for the data on another name must still copy
+ * them (it once trusted the times and left the old bytes).
+ */
+START_TEST(test_joined_name_copies_new_data)
+{
+        struct link_map *m;
+        struct trees t;
+        struct timespec ts[2] = { { 1000000000, 5 }, { 1000000000, 5 } };
+        char buf[16] = "";
+        int fd;
+
+        trees_init(&t);
+        ck_assert_int_eq(link_map_new(&m), 0);
+        t.ctx.links = m;
+        make_file(t.src, "a", "old!");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        run_job(&t, "a", JOB_DATA | JOB_ATTR);
+        make_file(t.src, "a", "new!");                 /* same size */
+        ck_assert_int_eq(utimensat(t.src, "a", ts, 0), 0);
+        run_job(&t, "a", JOB_ATTR);                     /* its record of the times came first */
+        run_job(&t, "b", JOB_DATA | JOB_ATTR);          /* the data, under the other name */
+        fd = openat(t.tgt, "b", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(read(fd, buf, sizeof(buf) - 1), 4);
+        close(fd);
+        ck_assert_str_eq(buf, "new!");
+        same_entry(&t, "a");
+        same_entry(&t, "b");
+        ck_assert_uint_eq(ino_of(t.tgt, "a"), ino_of(t.tgt, "b"));
+        t.ctx.links = link_map_free(m);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1189,6 +1236,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_name_taken_by_another_inode);
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
+        tcase_add_test(t, test_joined_name_copies_new_data);
         suite_add_tcase(s, t);
         return s;
 }
