@@ -941,8 +941,11 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
         if (r == 0) {
                 res->changed_parent = true;
                 (void)links_note(ctx, j->path, tn.pfd, tn.name, &s1);
-        } else if (r == -EXDEV || r == -EMLINK || r == -EPERM || missing(r)) {
-                res->fallback = true;   /* no link possible there: a copy will do */
+        } else if (r == -EXDEV || r == -EMLINK || r == -EPERM || r == -EISDIR || r == -ENOTEMPTY || missing(r)) {
+                /* No link possible there, or the target is not as the
+                 * journal says (a directory where the name goes: a rename
+                 * the target could not follow): a copy will do. */
+                res->fallback = true;
         } else {
                 res->error = r;
                 res->what = "link";

@@ -413,12 +413,18 @@ static int add_work(struct plan *p, const char *path, uint32_t flags, uint64_t f
                     uint64_t gate, uint64_t ino, uint64_t now)
 {
         struct job *n = hash_find(p, path);
+        bool newer = !n || n->gate <= first_seq;
         int r;
 
-        /* A job there knows better what the name holds: its records are newer. */
-        if (n && (n->ino || n->again_ino))
+        /* A job there knows better what the name holds when its records
+         * are newer (its gate is past the newest of them); when they are
+         * older (a removal, and then this link that could not be made),
+         * this work says what the name holds now. */
+        if (n && (n->ino || n->again_ino) && !newer)
                 ino = 0;
         r = sync_path(p, path, flags, gate, oldest_ns, ino, now);
+        if (r == 0 && n && newer && (flags & (JOB_DATA | JOB_ATTR)))
+                note_removal(p, path, false);   /* made again since */
         n = r == 0 ? hash_find(p, path) : NULL;
         if (n && n->state == JOB_RUNNING) {
                 if (first_seq < n->again_first_seq)

@@ -466,6 +466,35 @@ START_TEST(test_link_waits_for_work_deep_in_the_queue)
 }
 END_TEST
 
+/*
+ * A name removed, then made again by a link that could not be made on the
+ * target: the copy that replaces the link is about the linked inode, not
+ * the removed one (the job once kept the removed inode's number, found
+ * another inode under the name and left the removed file on the target).
+ */
+START_TEST(test_link_fallback_after_removal)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_UNLINK, "n", NULL, 10, 0);
+        add(p, JOURNAL_LINK, "n", "x", 20, 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        plan_done(p, j, &fallback, 100 * MS);
+        j = next(p, 10000 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "n");
+        ck_assert_uint_eq(j->ino, 20);
+        ck_assert(j->flags & JOB_DATA);
+        ck_assert(!(j->flags & JOB_UNLINKED));
+        done(p, j, 10000 * MS);
+        plan_free(p);
+}
+END_TEST
+
 START_TEST(test_conflicts_and_again)
 {
         struct plan *p = new_plan();
@@ -1200,6 +1229,31 @@ START_TEST(test_joined_name_copies_new_data)
 }
 END_TEST
 
+/*
+ * A link whose new name is a directory on the target (a rename or exchange
+ * the target could not follow): the job falls back to a copy, it is not a
+ * dead letter (it once failed with EISDIR for good).
+ */
+START_TEST(test_link_over_directory_falls_back)
+{
+        struct trees t;
+        struct job j = { .kind = JOB_LINK, .path = "n", .path2 = "x" };
+        struct job_result res;
+
+        trees_init(&t);
+        make_file(t.src, "x", "data");
+        ck_assert_int_eq(linkat(t.src, "x", t.src, "n", 0), 0);
+        make_file(t.tgt, "x", "data");
+        ck_assert_int_eq(mkdirat(t.tgt, "n", 0755), 0);
+        make_file(t.tgt, "n/inside", "z");
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_msg(res.error == 0, "link over a directory: %s: %s", res.what ? res.what : "?",
+                      strerror(-res.error));
+        ck_assert(res.fallback);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1217,6 +1271,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_waits_for_existing_name);
         tcase_add_test(t, test_link_made_again_keeps_its_place);
         tcase_add_test(t, test_link_waits_for_work_deep_in_the_queue);
+        tcase_add_test(t, test_link_fallback_after_removal);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
@@ -1237,6 +1292,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
+        tcase_add_test(t, test_link_over_directory_falls_back);
         suite_add_tcase(s, t);
         return s;
 }
