@@ -894,6 +894,15 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
         side_close(&b);
 }
 
+/* Both names of a link made are noted (links.c): either may be renamed
+ * over or removed while the other lives on. */
+static void note_both(struct apply_ctx *ctx, const struct job *j, const struct side *te, const struct stat *s2,
+                      const struct side *tn, const struct stat *s1)
+{
+        (void)links_note(ctx, j->path2, te->pfd, te->name, s2);
+        (void)links_note(ctx, j->path, tn->pfd, tn->name, s1);
+}
+
 static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
 {
         struct side sn = { .pfd = -1 }, se = { .pfd = -1 }, tn = { .pfd = -1 }, te = { .pfd = -1 };
@@ -923,7 +932,7 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
                 if (t1.st_ino == t2.st_ino && t1.st_dev == t2.st_dev) {
                         /* already (a replay): the parent's times still follow */
                         res->changed_parent = true;
-                        (void)links_note(ctx, j->path, tn.pfd, tn.name, &s1);
+                        note_both(ctx, j, &te, &s2, &tn, &s1);
                         goto out;
                 }
                 /* replace atomically: link to a temporary name, rename over */
@@ -940,7 +949,7 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
         }
         if (r == 0) {
                 res->changed_parent = true;
-                (void)links_note(ctx, j->path, tn.pfd, tn.name, &s1);
+                note_both(ctx, j, &te, &s2, &tn, &s1);
         } else if (r == -EXDEV || r == -EMLINK || r == -EPERM || r == -EISDIR || r == -ENOTEMPTY || missing(r)) {
                 /* No link possible there, or the target is not as the
                  * journal says (a directory where the name goes: a rename

@@ -14,10 +14,11 @@
  * missing on the target, or is another inode there, is linked to that
  * inode rather than copied.
  *
- * An entry: source (dev, ino) -> target path and target (dev, ino).  The
- * path follows the renames carried out on the target since it was noted (a
- * log of the last RENAMES_KEPT of them); an entry is only used when the
- * target has, at that path, the very inode that was noted.  A stale entry
+ * An entry: source (dev, ino) -> target (dev, ino) and up to NAMES_KEPT
+ * target paths it was noted under (a name may be renamed over or removed
+ * while another lives on).  The paths follow the renames carried out on
+ * the target since noted (a log of the last RENAMES_KEPT of them); a path
+ * is only used when the target has there the very inode that was noted.  A stale entry
  * (the file removed or replaced, renames beyond the log) is dropped: the
  * name is copied.
  *
@@ -40,12 +41,14 @@
 #define BUCKETS 4096
 #define MAX_ENTRIES (1u << 18)
 #define RENAMES_KEPT 1024
+#define NAMES_KEPT 4
 
 struct link_entry {
         dev_t sdev, tdev;
         ino_t sino, tino;
-        uint64_t gen;                   /* renames applied to path up to this one */
-        char *path;
+        uint64_t gen;                   /* renames applied to paths up to this one */
+        char *paths[NAMES_KEPT];        /* the newest last */
+        unsigned npaths;
         struct link_entry *hnext;       /* bucket chain */
         struct link_entry *older, *newer;       /* noted order, for eviction */
 };
@@ -89,7 +92,8 @@ struct link_map *link_map_free(struct link_map *m)
                 struct link_entry *e = m->oldest;
 
                 m->oldest = e->newer;
-                free(e->path);
+                for (unsigned i = 0; i < e->npaths; i++)
+                        free(e->paths[i]);
                 free(e);
         }
         for (size_t i = 0; i < RENAMES_KEPT; i++) {
@@ -127,7 +131,8 @@ static void unlink_entry(struct link_map *m, struct link_entry *e)
         else
                 m->newest = e->older;
         m->count--;
-        free(e->path);
+        for (unsigned i = 0; i < e->npaths; i++)
+                free(e->paths[i]);
         free(e);
 }
 
@@ -159,39 +164,65 @@ static bool follow_renames(struct link_map *m, struct link_entry *e)
         }
         for (uint64_t g = e->gen + 1; g <= m->gen; g++) {
                 const struct renamed *rn = &m->log[g % RENAMES_KEPT];
-                char *n = NULL;
 
-                if (under(e->path, rn->from))
-                        n = rebase(e->path, rn->from, rn->to);
-                else if (rn->exchange && under(e->path, rn->to))
-                        n = rebase(e->path, rn->to, rn->from);
-                else
-                        continue;
-                if (!n)
-                        return false;
-                free(e->path);
-                e->path = n;
+                for (unsigned i = 0; i < e->npaths; i++) {
+                        char *n = NULL;
+
+                        if (under(e->paths[i], rn->from))
+                                n = rebase(e->paths[i], rn->from, rn->to);
+                        else if (rn->exchange && under(e->paths[i], rn->to))
+                                n = rebase(e->paths[i], rn->to, rn->from);
+                        else
+                                continue;
+                        if (!n)
+                                return false;
+                        free(e->paths[i]);
+                        e->paths[i] = n;
+                }
         }
         e->gen = m->gen;
         return true;
 }
 
-/* A copy of @sst's entry: its target path (malloc'ed) and inode.  -ENOENT: none. */
-static int lookup(struct link_map *m, const struct stat *sst, char **ret_path, dev_t *ret_dev, ino_t *ret_ino)
+/* What is known of a source inode: a copy of its entry. */
+struct noted {
+        char *paths[NAMES_KEPT];
+        unsigned n;
+        dev_t tdev;
+        ino_t tino;
+};
+
+static void noted_free(struct noted *n)
+{
+        for (unsigned i = 0; i < n->n; i++)
+                free(n->paths[i]);
+        n->n = 0;
+}
+
+/* A copy of @sst's entry.  -ENOENT: none. */
+static int lookup(struct link_map *m, const struct stat *sst, struct noted *ret)
 {
         struct link_entry *e;
         int r = -ENOENT;
 
+        *ret = (struct noted) { .n = 0 };
         pthread_mutex_lock(&m->lock);
         e = *slot(m, sst->st_dev, sst->st_ino);
         if (e) {
                 (void)follow_renames(m, e);
-                *ret_path = strdup(e->path);
-                *ret_dev = e->tdev;
-                *ret_ino = e->tino;
-                r = *ret_path ? 0 : -ENOMEM;
+                r = 0;
+                for (unsigned i = 0; i < e->npaths && r == 0; i++) {
+                        ret->paths[ret->n] = strdup(e->paths[i]);
+                        r = ret->paths[ret->n] ? 0 : -ENOMEM;
+                        if (r == 0)
+                                ret->n++;
+                }
+                ret->tdev = e->tdev;
+                ret->tino = e->tino;
         }
         pthread_mutex_unlock(&m->lock);
+        if (r < 0)
+                noted_free(ret);
         return r;
 }
 
@@ -231,7 +262,6 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
                 *slot(m, sst->st_dev, sst->st_ino) = e;
                 m->count++;
         } else {
-                free(e->path);
                 /* now the newest */
                 if (e->older)
                         e->older->newer = e->newer;
@@ -241,8 +271,29 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
                         e->newer->older = e->older;
                 else
                         m->newest = e->older;
+                (void)follow_renames(m, e);
         }
-        e->path = copy;
+        if (e->npaths && (e->tino != tst->st_ino || e->tdev != tst->st_dev)) {
+                /* another target inode: the names noted were of the old one */
+                for (unsigned i = 0; i < e->npaths; i++)
+                        free(e->paths[i]);
+                e->npaths = 0;
+        }
+        for (unsigned i = 0; i < e->npaths; i++) {
+                if (strcmp(e->paths[i], copy) == 0) {
+                        /* known: it becomes the newest */
+                        free(e->paths[i]);
+                        memmove(&e->paths[i], &e->paths[i + 1], (e->npaths - i - 1) * sizeof(char *));
+                        e->npaths--;
+                        break;
+                }
+        }
+        if (e->npaths == NAMES_KEPT) {
+                free(e->paths[0]);
+                memmove(&e->paths[0], &e->paths[1], (NAMES_KEPT - 1) * sizeof(char *));
+                e->npaths--;
+        }
+        e->paths[e->npaths++] = copy;
         e->tdev = tst->st_dev;
         e->tino = tst->st_ino;
         e->gen = m->gen;
@@ -330,6 +381,29 @@ static int open_noted(struct apply_ctx *ctx, const char *path, const struct stat
         return fd;
 }
 
+/*
+ * The first of @n's names but @except that still holds its inode (of
+ * @sst's type when @sst): a descriptor, and which name in *ret_which.
+ * -ESTALE when none does.
+ */
+static int open_noted_any(struct apply_ctx *ctx, const struct noted *n, const char *except, const struct stat *sst,
+                          unsigned *ret_which)
+{
+        for (unsigned i = n->n; i-- > 0;) {     /* the newest first */
+                int fd;
+
+                if (strcmp(n->paths[i], except) == 0)
+                        continue;
+                fd = sst ? open_noted(ctx, n->paths[i], sst, n->tdev, n->tino) :
+                           open_any(ctx, n->paths[i], n->tdev, n->tino);
+                if (fd >= 0) {
+                        *ret_which = i;
+                        return fd;
+                }
+        }
+        return -ESTALE;
+}
+
 /* Make @name in @dfd a link to @fd's inode, replacing what is there. */
 static int link_over(struct apply_ctx *ctx, int fd, int dfd, const char *name, bool exists)
 {
@@ -362,25 +436,25 @@ static bool copy_instead(int r)
 int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst,
                const struct stat *tst)
 {
-        char *noted;
-        dev_t tdev;
-        ino_t tino;
+        struct noted n;
+        unsigned which;
         int fd, r;
 
         if (!ctx->links || S_ISDIR(sst->st_mode) || sst->st_nlink < 2)
                 return 0;
-        if (lookup(ctx->links, sst, &noted, &tdev, &tino) < 0)
+        if (lookup(ctx->links, sst, &n) < 0)
                 return 0;
-        if (tst && tst->st_ino == tino && tst->st_dev == tdev) {
-                free(noted);
+        if (tst && tst->st_ino == n.tino && tst->st_dev == n.tdev) {
+                noted_free(&n);
                 return 0;       /* one of them already */
         }
-        fd = strcmp(noted, path) ? open_noted(ctx, noted, sst, tdev, tino) : -ESTALE;
-        free(noted);
+        fd = open_noted_any(ctx, &n, path, sst, &which);
         if (fd < 0) {
-                forget(ctx->links, sst, tdev, tino);
+                forget(ctx->links, sst, n.tdev, n.tino);
+                noted_free(&n);
                 return 0;
         }
+        noted_free(&n);
         r = link_over(ctx, fd, dfd, name, tst != NULL);
         close(fd);
         if (r == 0)
@@ -422,23 +496,22 @@ static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, in
 int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst)
 {
         struct stat tst, nst;
-        char *noted = NULL;
-        dev_t tdev;
-        ino_t tino;
+        struct noted n;
+        unsigned which;
         int fd, r;
 
         if (!ctx->links || S_ISDIR(sst->st_mode) || sst->st_nlink < 2)
                 return 0;
         if (fstatat(dfd, name, &tst, AT_SYMLINK_NOFOLLOW) < 0 || (tst.st_mode & S_IFMT) != (sst->st_mode & S_IFMT))
                 return 0;
-        if (lookup(ctx->links, sst, &noted, &tdev, &tino) == 0 && (tino != tst.st_ino || tdev != tst.st_dev)) {
+        if (lookup(ctx->links, sst, &n) == 0 && (n.tino != tst.st_ino || n.tdev != tst.st_dev)) {
                 /* Another name was made meanwhile, as its own copy (another
                  * worker, or before the names were known to be one): the
                  * two become one inode, the one that holds what the source
                  * has now.  Joining an older copy would undo this job. */
-                fd = strcmp(noted, path) ? open_noted(ctx, noted, sst, tdev, tino) : -ESTALE;
+                fd = open_noted_any(ctx, &n, path, sst, &which);
                 if (fd >= 0 && fstat(fd, &nst) == 0 && (current(&nst, sst) || !current(&tst, sst))) {
-                        free(noted);
+                        noted_free(&n);
                         r = link_over(ctx, fd, dfd, name, true);
                         close(fd);
                         if (r == 0)
@@ -446,17 +519,22 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                         if (!copy_instead(r))
                                 return r;
                 } else if (fd >= 0) {
+                        /* every noted name of the old copy joins this one */
                         close(fd);
-                        r = relink_noted(ctx, noted, tdev, tino, dfd, name);
-                        free(noted);
-                        if (r < 0 && !copy_instead(r))
-                                return r;
-                } else {
-                        free(noted);
+                        for (unsigned i = 0; i < n.n; i++) {
+                                if (strcmp(n.paths[i], path) == 0)
+                                        continue;
+                                r = relink_noted(ctx, n.paths[i], n.tdev, n.tino, dfd, name);
+                                if (r == 0)
+                                        note(ctx->links, sst, n.paths[i], &tst);
+                                else if (!copy_instead(r)) {
+                                        noted_free(&n);
+                                        return r;
+                                }
+                        }
                 }
-        } else {
-                free(noted);
         }
+        noted_free(&n);
         note(ctx->links, sst, path, &tst);
         return 0;
 }
@@ -464,21 +542,22 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
 char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path)
 {
         struct stat root, sst;
-        char *noted;
-        dev_t tdev;
-        ino_t tino;
+        struct noted n;
+        unsigned which;
+        char *other;
         int fd;
 
         if (!ctx->links || !ino || fstat(ctx->source_fd, &root) < 0)
                 return NULL;
         sst = (struct stat) { .st_dev = root.st_dev, .st_ino = (ino_t)ino };
-        if (lookup(ctx->links, &sst, &noted, &tdev, &tino) < 0)
+        if (lookup(ctx->links, &sst, &n) < 0)
                 return NULL;
-        fd = strcmp(noted, path) ? open_any(ctx, noted, tdev, tino) : -ESTALE;
-        if (fd < 0) {
-                free(noted);
-                return NULL;
+        fd = open_noted_any(ctx, &n, path, NULL, &which);
+        other = fd >= 0 ? n.paths[which] : NULL;
+        if (fd >= 0) {
+                n.paths[which] = n.paths[--n.n];        /* kept */
+                close(fd);
         }
-        close(fd);
-        return noted;
+        noted_free(&n);
+        return other;
 }

@@ -579,6 +579,12 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                 set_state(p, other, JOB_QUEUED);
                                 other->ready_ns = ready_at(p, other, now);
                         }
+                        if (!swap && other->ino && j->ino && other->ino != j->ino &&
+                            (other->flags & (JOB_DATA | JOB_ATTR)))
+                                /* The inode it was about lost the name to
+                                 * the rename: its changes may live on under
+                                 * another name it has (links.c). */
+                                other->orphan_ino = other->ino;
                         other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
                         if (j->ino)
                                 other->ino = j->ino;    /* what the name holds after the rename */
@@ -641,10 +647,14 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                         return r;
                 }
                 moved = hash_find(p, rec->path2);
-                if (moved && rec->ino && moved->state == JOB_RUNNING)
+                if (moved && rec->ino && moved->state == JOB_RUNNING) {
                         moved->again_ino = rec->ino;
-                else if (moved && rec->ino)
+                } else if (moved && rec->ino) {
+                        if (kind == JOB_RENAME && moved->ino && moved->ino != rec->ino &&
+                            (moved->flags & (JOB_DATA | JOB_ATTR)))
+                                moved->orphan_ino = moved->ino;  /* replaced: see rewrite() */
                         moved->ino = rec->ino;  /* what the new name holds now */
+                }
         }
         b->state = JOB_BARRIER;
         list_add(&p->barriers, b);

@@ -1254,6 +1254,51 @@ START_TEST(test_link_over_directory_falls_back)
 }
 END_TEST
 
+/*
+ * A file with two names is written under one, and that name is then
+ * renamed over by another file before the job runs: the data still reaches
+ * the target under the other name (it was once lost with the name).
+ */
+START_TEST(test_data_of_a_name_renamed_over)
+{
+        struct plan *p = new_plan();
+        struct link_map *m;
+        struct trees t;
+        char buf[16] = "";
+        uint64_t x, y;
+        int fd;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(link_map_new(&m), 0);
+        t.ctx.links = m;
+        make_file(t.src, "f", "v1");
+        ck_assert_int_eq(linkat(t.src, "f", t.src, "g", 0), 0);
+        x = ino_of(t.src, "f");
+        add(p, JOURNAL_CREATE, "f", NULL, x, 0);
+        add(p, JOURNAL_LINK, "g", "f", x, 0);
+        run_plan(&t, p);
+        make_file(t.src, "h", "other");
+        y = ino_of(t.src, "h");
+        make_file(t.src, "g", "version2");              /* through g: f too */
+        ck_assert_int_eq(renameat(t.src, "h", t.src, "g"), 0);
+        add(p, JOURNAL_CREATE, "h", NULL, y, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "g", NULL, x, 0);
+        add_rename(p, "h", "g", y, false, 0);
+        run_plan(&t, p);
+        fd = openat(t.tgt, "f", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(read(fd, buf, sizeof(buf) - 1), 8);
+        close(fd);
+        ck_assert_str_eq(buf, "version2");
+        same_entry(&t, "f");
+        same_entry(&t, "g");
+        t.ctx.links = link_map_free(m);
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1293,6 +1338,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
         tcase_add_test(t, test_link_over_directory_falls_back);
+        tcase_add_test(t, test_data_of_a_name_renamed_over);
         suite_add_tcase(s, t);
         return s;
 }
