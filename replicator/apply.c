@@ -281,8 +281,8 @@ static int sync_xattrs(const char *spath, int sfd, const char *dpath, int dfd, b
                 const char *name = snames + i;
                 ssize_t sn = xattr_get(spath, sfd, name, sval, XATTR_LIST_MAX_BYTES), dn;
 
-                if (sn == -ENODATA)
-                        continue;       /* removed meanwhile */
+                if (sn == -ENODATA || strncmp(name, APPLY_OWN_XATTRS, strlen(APPLY_OWN_XATTRS)) == 0)
+                        continue;       /* removed meanwhile; a mirror's own, not ours to copy */
                 if (sn < 0) {
                         r = (int)sn;
                         goto out;
@@ -301,6 +301,7 @@ static int sync_xattrs(const char *spath, int sfd, const char *dpath, int dfd, b
 
                 for (ssize_t k = 0; k < slen && !keep; k += (ssize_t)strlen(snames + k) + 1)
                         keep = strcmp(snames + k, name) == 0;
+                keep = keep || strncmp(name, APPLY_OWN_XATTRS, strlen(APPLY_OWN_XATTRS)) == 0;
                 if (!keep && (dpath ? lremovexattr(dpath, name) : fremovexattr(dfd, name)) < 0 && errno != ENODATA) {
                         r = -errno;
                         goto out;
@@ -857,6 +858,36 @@ out:
 
 /* ---- renames and links ---- */
 
+/*
+ * Renames are not idempotent: replayed after a crash, a rename the target
+ * had already carried out would move what has the old name now (a later
+ * directory of that name) over the new one.  So the sequence number of the
+ * last one carried out is kept on the target's root, in the target's own
+ * file system (a journaling one commits it after the rename it follows),
+ * and a replayed one is not carried out again: both its names are synced
+ * from the source instead (a fallback, whole subtrees).  Without the
+ * attribute (a file system without trusted xattrs), renames replay as
+ * before.
+ */
+uint64_t apply_renamed_load(int target_fd)
+{
+        char buf[32];
+        ssize_t n = fgetxattr(target_fd, APPLY_RENAMED_XATTR, buf, sizeof(buf) - 1);
+
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        return strtoull(buf, NULL, 10);
+}
+
+static void renamed_store(struct apply_ctx *ctx, uint64_t seq)
+{
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)seq);
+
+        (void)fsetxattr(ctx->target_fd, APPLY_RENAMED_XATTR, buf, (size_t)n, 0);
+}
+
 static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
 {
         unsigned flags = j->kind == JOB_EXCHANGE ? RENAME_EXCHANGE : 0;
@@ -865,6 +896,10 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
         bool created;
         int r;
 
+        if (j->first_seq && j->first_seq <= ctx->renamed_upto) {
+                res->fallback = true;   /* carried out before a restart, maybe */
+                return;
+        }
         namespace_changed(ctx);
         r = side_open(ctx->target_fd, j->path, false, -1, &a, NULL);
         if (r == 0 && fstatat(a.pfd, a.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -890,6 +925,8 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
                 res->what = j->kind == JOB_EXCHANGE ? "exchange" : "rename";
         }
         res->error = r;
+        if (r == 0 && j->first_seq)
+                renamed_store(ctx, j->first_seq);
         side_close(&a);
         side_close(&b);
 }

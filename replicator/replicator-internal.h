@@ -190,6 +190,8 @@ struct apply_ctx {
          * by the workers): cached directories from before are dropped. */
         _Atomic uint64_t *ns_gen;
         struct link_map *links;         /* shared by the workers; NULL: names copied, not joined */
+        uint64_t renamed_upto;          /* renames up to this seq may have been carried out before
+                                         * this start: not again (apply_renamed_load()) */
         struct dircache_entry dircache[DIRCACHE_SIZE];
         unsigned dircache_next;
 };
@@ -199,6 +201,14 @@ void apply_ctx_release(struct apply_ctx *ctx);
 
 /* Carry out @j against the trees; fills *res. */
 void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *res);
+
+/* The replicator's own extended attributes on the target (never synced
+ * from the source, never removed): the last rename carried out, on the root. */
+#define APPLY_OWN_XATTRS "trusted.mirrorfs."
+#define APPLY_RENAMED_XATTR APPLY_OWN_XATTRS "renamed"
+/* The sequence number of the last rename or exchange carried out on the
+ * target whose root is @target_fd (0: none, or not known). */
+uint64_t apply_renamed_load(int target_fd);
 
 /* The temporary name (NAME_MAX + 1 bytes) beside @name while it is made. */
 void apply_tmp_name(const char *name, char *buf, size_t size);

@@ -79,6 +79,7 @@ struct replicator {
 
         _Atomic uint64_t ns_gen;        /* see apply_ctx */
         struct link_map *links;         /* see apply_ctx */
+        uint64_t renamed_upto;          /* see apply_ctx */
 
         /* the target's identity, to notice it unmounted (or replaced) */
         dev_t target_dev;
@@ -270,7 +271,7 @@ static int worker_spawn(struct replicator *r, unsigned i)
                 w->ctx = (struct apply_ctx) {
                         .source_fd = r->opt.source_fd, .target_fd = r->opt.target_fd,
                         .copy_ops = r->copy_ops, .worker = i, .ns_gen = &r->ns_gen,
-                        .links = r->links,
+                        .links = r->links, .renamed_upto = r->renamed_upto,
                 };
                 e = r->copy_ops->new(&w->ctx.copier);
                 if (e < 0)
@@ -602,6 +603,7 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         e = link_map_new(&r->links);
         if (e < 0)
                 goto fail;
+        r->renamed_upto = apply_renamed_load(r->opt.target_fd);
         if (journal_applied_open(opt->journal_fd, r->cursor, &r->applied) < 0)
                 r->applied = NULL;      /* no latency report, the mirror goes on */
         r->copy_ops = opt->backend == REPLICATOR_PLAIN ? &copier_plain : &copier_uring;

@@ -100,7 +100,9 @@ mfs_cleanup() {
         for p in "${MFS_PIDS[@]}"; do
                 kill -9 "$p" 2>/dev/null || true
         done
-        if [ -n "$MFS_TMP" ]; then
+        if [ -n "$MFS_TMP" ] && [ -n "${MFS_KEEP:-}" ]; then
+                echo "# kept (MFS_KEEP): $MFS_TMP"
+        elif [ -n "$MFS_TMP" ]; then
                 # Test users may have left directories without write permission.
                 chmod -R u+rwX "$MFS_TMP" 2>/dev/null || true
                 rm -rf "$MFS_TMP"

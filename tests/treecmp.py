@@ -26,6 +26,8 @@ def xattrs(path):
         return {}
     out = {}
     for n in names:
+        if n.startswith("trusted.mirrorfs."):
+            continue    # the replicator's own marks on a mirror
         try:
             out[n] = os.getxattr(path, n, follow_symlinks=False)
         except OSError:
