@@ -1299,6 +1299,45 @@ START_TEST(test_data_of_a_name_renamed_over)
 }
 END_TEST
 
+/*
+ * A rename replayed after a crash is not carried out again when the target
+ * says it was (the last one carried out is kept on its root): replayed, it
+ * once moved a later directory of the old name over the new one.
+ */
+START_TEST(test_rename_not_replayed)
+{
+        struct trees t;
+        struct job j = { .kind = JOB_RENAME, .path = "a", .path2 = "b", .first_seq = 7 };
+        struct job_result res;
+
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.tgt, "a", 0755), 0);
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.fallback);
+        if (apply_renamed_load(t.tgt) != 7) {
+                fprintf(stderr, "# skipped: no trusted xattrs on %s\n", t.tdir);
+                trees_free(&t);
+                return;
+        }
+        /* restarted: the journal says it again, and "a" is another directory now */
+        ck_assert_int_eq(mkdirat(t.tgt, "a", 0755), 0);
+        t.ctx.renamed_upto = apply_renamed_load(t.tgt);
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);                        /* both names synced instead */
+        ck_assert_int_eq(faccessat(t.tgt, "a", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        j.first_seq = 8;                                /* a newer one is carried out */
+        ck_assert_int_eq(renameat(t.tgt, "b", t.tgt, "c"), 0);
+        j.path2 = "b";
+        apply_job(&t.ctx, &j, &res);
+        ck_assert(!res.fallback);
+        ck_assert_int_eq(faccessat(t.tgt, "a", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        ck_assert_uint_eq(apply_renamed_load(t.tgt), 8);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1339,6 +1378,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_joined_name_copies_new_data);
         tcase_add_test(t, test_link_over_directory_falls_back);
         tcase_add_test(t, test_data_of_a_name_renamed_over);
+        tcase_add_test(t, test_rename_not_replayed);
         suite_add_tcase(s, t);
         return s;
 }
