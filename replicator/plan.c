@@ -914,6 +914,30 @@ static void insert_barrier(struct plan *p, struct job *b)
 }
 
 /*
+ * Changes to inode @ino, whose name @j's was, for its other name @path on
+ * the target: the work there is about that inode (links.c verified that
+ * the target has its copy there), whatever an older job there said.
+ */
+static void redirect(struct plan *p, const struct job *j, const char *path, uint64_t ino, uint64_t now)
+{
+        uint64_t gate = j->first_seq;
+        char *s = forward(p, path, &gate);
+        struct job *n;
+
+        if (!s)
+                return;
+        if (add_work(p, s, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, gate, ino, now) == 0 &&
+            (n = hash_find(p, s)) && ino) {
+                if (n->state == JOB_RUNNING)
+                        n->again_ino = ino;
+                else
+                        n->ino = ino;
+                note_removal(p, s, false);      /* it has that name */
+        }
+        free(s);
+}
+
+/*
  * A link that could not be made because its names have moved on the source
  * since: made again under the names the pending renames give them, after
  * those.  False when they move neither name (or no memory).
@@ -955,7 +979,7 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
         if (res->redirect) {
                 /* Its name had gone, its inode lives on under another: the
                  * changes go there. */
-                follow(p, j, res->redirect, JOB_DATA | JOB_ATTR, res->redirect_ino, now);
+                redirect(p, j, res->redirect, res->redirect_ino, now);
                 free(res->redirect);
         }
 

@@ -1338,6 +1338,38 @@ START_TEST(test_rename_not_replayed)
 }
 END_TEST
 
+/*
+ * A name holding a hard-linked file is exchanged away, its attributes
+ * changed under the new name, and that name removed: the changes reach the
+ * target under the name the file still has, whatever job was queued there
+ * (they once went to a job about another inode and were lost).
+ */
+START_TEST(test_redirect_is_about_the_inode)
+{
+        struct plan *p = new_plan();
+        struct job_result res = { .redirect = strdup("m"), .redirect_ino = 20 };
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_SETATTR, "m", NULL, 30, 0);      /* older work on "m", another inode then */
+        add(p, JOURNAL_SETATTR, "b", NULL, 20, 0);
+        add(p, JOURNAL_UNLINK, "b", NULL, 20, 0);
+        j = next(p, 10000 * MS);
+        ck_assert_str_eq(j->path, "m");
+        done(p, j, 10000 * MS);
+        add(p, JOURNAL_SETATTR, "m", NULL, 30, 10000 * MS);     /* queued again */
+        j = next(p, 20000 * MS);
+        ck_assert_str_eq(j->path, "b");
+        plan_done(p, j, &res, 20000 * MS);              /* its inode lives on as "m" */
+        j = next(p, 30000 * MS);
+        ck_assert_str_eq(j->path, "m");
+        ck_assert_uint_eq(j->ino, 20);
+        ck_assert(j->flags & JOB_DATA);
+        done(p, j, 30000 * MS);
+        plan_free(p);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1356,6 +1388,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_made_again_keeps_its_place);
         tcase_add_test(t, test_link_waits_for_work_deep_in_the_queue);
         tcase_add_test(t, test_link_fallback_after_removal);
+        tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
