@@ -10,9 +10,9 @@
  *   a rename: made when the old name is gone (an exchange: when the new
  *   name holds the inode the announcement carries): recorded if made;
  *   a link: made when the new name holds that inode: recorded if made;
- *   anything else: recorded as announced.  Records mean "make the target
- *   match the source for this path", so one for a change that was not
- *   made changes nothing.
+ *   anything else: recorded as announced (a name made: with the inode it
+ *   holds now).  Records mean "make the target match the source for this
+ *   path", so one for a change that was not made changes nothing.
  *
  * Runs at start, after the journal is opened and before the mount serves:
  * nothing else changes the source through the mount meanwhile.
@@ -98,6 +98,17 @@ static int recover_one(void *userdata, const struct journal_record *announced, u
         if (already_recorded(rc->fs, announced, from_seq) || !was_made(rc->fs, announced)) {
                 rc->skipped++;
                 return 0;
+        }
+        if (!rec.ino && (rec.type == JOURNAL_CREATE || rec.type == JOURNAL_MKDIR || rec.type == JOURNAL_MKNOD ||
+                         rec.type == JOURNAL_SYMLINK)) {
+                /* Announced before the entry existed: the record says which
+                 * inode the name holds now.  Without it the replicator took
+                 * the inode an older record of the name gave, found another
+                 * under the name, and left the old entry on the target. */
+                struct stat st;
+
+                if (source_lstat(rc->fs, rec.path, &st) == 0)
+                        rec.ino = st.st_ino;
         }
         rec.seq = 0;
         rec.time_ns = 0;        /* now: when the mirror learns of it */

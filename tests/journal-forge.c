@@ -3,7 +3,10 @@
  * journal-forge: append hand-made records to a journal, for tests of what
  * readers do with records no honest mount would write (hostile paths).
  *
- *   journal-forge DIR TYPE PATH [PATH2] [TYPE PATH [PATH2]]...
+ *   journal-forge [--announce] DIR TYPE PATH [PATH2] [TYPE PATH [PATH2]]...
+ *
+ * --announce: the records are announced in the in-flight table and left
+ * there, as by a daemon killed before it could append them.
  *
  * TYPE is a record type name (create, rename, unlink, ...); PATH2 is taken
  * for rename, link and symlink.  Paths are used as given (after C escapes
@@ -42,11 +45,17 @@ static char *unescape(const char *s)
 
 int main(int argc, char **argv)
 {
+        struct journal_inflight *table = NULL;
+        bool announce = argc > 1 && !strcmp(argv[1], "--announce");
         struct journal *j;
         int dirfd, i, r;
 
+        if (announce) {
+                argv++;
+                argc--;
+        }
         if (argc < 4) {
-                fprintf(stderr, "usage: journal-forge DIR TYPE PATH [PATH2]...\n");
+                fprintf(stderr, "usage: journal-forge [--announce] DIR TYPE PATH [PATH2]...\n");
                 return 2;
         }
         dirfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -55,6 +64,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         r = journal_open(dirfd, NULL, NULL, NULL, &j);
+        if (r == 0 && announce)
+                r = journal_inflight_open(j, 4, &table);
         if (r < 0) {
                 fprintf(stderr, "journal-forge: %s\n", strerror(-r));
                 return 1;
@@ -76,7 +87,13 @@ int main(int argc, char **argv)
                 rec.path = unescape(argv[i + 1]);
                 if (two && i + 2 < argc)
                         rec.path2 = unescape(argv[i + 2]);
-                r = journal_append(j, &rec, NULL);
+                if (announce) {
+                        int slot;
+
+                        r = journal_announce(table, &rec, &slot);     /* and never withdrawn */
+                } else {
+                        r = journal_append(j, &rec, NULL);
+                }
                 if (r < 0) {
                         fprintf(stderr, "journal-forge: cannot append %s '%s': %s\n", argv[i], argv[i + 1],
                                 strerror(-r));
@@ -84,6 +101,8 @@ int main(int argc, char **argv)
                 }
                 i += two ? 3 : 2;
         }
+        if (table)
+                journal_inflight_close(table);
         journal_close(j);
         return 0;
 }

@@ -212,6 +212,32 @@ else
         not_ok "remount after kill -9"
 fi
 
+# ---- a daemon killed between announcing a create and recording it ----
+# The file is made, its record never appended: the restart records it, with
+# the inode the name holds now.  Without that inode the replicator took the
+# one an older record of the name gave (a removed file), found another
+# under the name, and never copied the new file.
+rdir=$T/recover
+mkdir -p "$rdir/src" "$rdir/mnt" "$rdir/tgt"
+if mfs_mount "$rdir/src" "$rdir/mnt" "journal=$rdir/j,replicate=off"; then
+        echo old >"$rdir/mnt/x"
+        rm "$rdir/mnt/x"
+        mfs_umount "$rdir/mnt"
+        echo new >"$rdir/src/x"                 # made by the daemon that died
+        "$MFS_BUILD/tests/journal-forge" --announce "$rdir/j" create x
+        if mfs_mount "$rdir/src" "$rdir/mnt" "journal=$rdir/j,target=$rdir/tgt,socket=$rdir/sock"; then
+                check "recovery records the create with the inode the name holds" bash -c \
+                        "'$MFS_JOURNAL_TOOL' dump '$rdir/j' | grep -q 'create x ino=$(stat -c %i "$rdir/src/x") '"
+                check "the recovered file reaches the target" bash -c \
+                        "'$MFS_BUILD/tools/mirrorfsctl' --socket '$rdir/sock' sync --timeout 60 >/dev/null && grep -qx new '$rdir/tgt/x'"
+                mfs_umount "$rdir/mnt"
+        else
+                not_ok "mount after a create was announced and not recorded"
+        fi
+else
+        not_ok "journal-only mount"
+fi
+
 # ---- over the source itself ----
 mkdir -p "$T/self"
 echo before >"$T/self/old"
