@@ -955,7 +955,10 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
             fstatat(sn.pfd, sn.name, &s1, AT_SYMLINK_NOFOLLOW) < 0 ||
             fstatat(se.pfd, se.name, &s2, AT_SYMLINK_NOFOLLOW) < 0 || s1.st_ino != s2.st_ino ||
             s1.st_dev != s2.st_dev || side_open(ctx->target_fd, j->path2, false, -1, &te, NULL) < 0 ||
-            fstatat(te.pfd, te.name, &t2, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(t2.st_mode)) {
+            fstatat(te.pfd, te.name, &t2, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(t2.st_mode) ||
+            (t2.st_mode & S_IFMT) != (s2.st_mode & S_IFMT)) {
+                /* (the target's entry of another type: not yet what the
+                 * source has there, a link to it would be wrong) */
                 res->fallback = true;
                 goto out;
         }

@@ -1370,6 +1370,30 @@ START_TEST(test_redirect_is_about_the_inode)
 }
 END_TEST
 
+/*
+ * A link whose existing name is, on the target, still an entry of another
+ * type than on the source (its job has not run yet): not linked to that
+ * stale entry but left to a copy (the new name once stayed a regular file
+ * where the source has a symlink).
+ */
+START_TEST(test_link_to_stale_entry_falls_back)
+{
+        struct trees t;
+        struct job j = { .kind = JOB_LINK, .path = "n", .path2 = "x" };
+        struct job_result res;
+
+        trees_init(&t);
+        ck_assert_int_eq(symlinkat("somewhere", t.src, "x"), 0);
+        ck_assert_int_eq(linkat(t.src, "x", t.src, "n", 0), 0);        /* the symlink itself */
+        make_file(t.tgt, "x", "an older file of that name");
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);
+        ck_assert_int_eq(faccessat(t.tgt, "n", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1412,6 +1436,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_over_directory_falls_back);
         tcase_add_test(t, test_data_of_a_name_renamed_over);
         tcase_add_test(t, test_rename_not_replayed);
+        tcase_add_test(t, test_link_to_stale_entry_falls_back);
         suite_add_tcase(s, t);
         return s;
 }
