@@ -487,8 +487,8 @@ static bool unchanged(const struct stat *a, const struct stat *b)
                same_time(&a->st_ctim, &b->st_ctim);
 }
 
-static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct side *t, const struct stat *tst,
-                     bool texists, struct job_result *res)
+static int copy_file(struct apply_ctx *ctx, const char *path, const struct side *s, const struct side *t,
+                     const struct stat *tst, bool texists, struct job_result *res)
 {
         char tmp[NAME_MAX + 1];
         struct stat a, b;
@@ -514,7 +514,12 @@ static int copy_file(struct apply_ctx *ctx, const struct side *s, const struct s
                         r = -EAGAIN;    /* replaced by something else: the job runs again */
                         break;
                 }
-                inplace = texists && S_ISREG(tst->st_mode) && tst->st_nlink > 1 && a.st_nlink > 1;
+                /* Hard-linked on both sides: written in place, so that the
+                 * other names see it, unless the target inode is another
+                 * source inode's copy (the name was that inode's before:
+                 * its other names keep their bytes). */
+                inplace = texists && S_ISREG(tst->st_mode) && tst->st_nlink > 1 && a.st_nlink > 1 &&
+                          !links_other_copy(ctx, path, &a, tst);
                 if (inplace) {
                         out = openat(t->pfd, t->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
                         if (out < 0 || ftruncate(out, 0) < 0) {
@@ -797,7 +802,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                  * say they changed: the inode joined may have the source's
                  * times (a job on another name set them) and old bytes. */
                 if (!texists || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)))
-                        r = copy_file(ctx, &s, &t, &tst, texists, res);
+                        r = copy_file(ctx, path, &s, &t, &tst, texists, res);
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;

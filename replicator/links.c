@@ -49,7 +49,8 @@ struct link_entry {
         uint64_t gen;                   /* renames applied to paths up to this one */
         char *paths[NAMES_KEPT];        /* the newest last */
         unsigned npaths;
-        struct link_entry *hnext;       /* bucket chain */
+        struct link_entry *hnext;       /* bucket chain, by source inode */
+        struct link_entry *tnext;       /* bucket chain, by target inode */
         struct link_entry *older, *newer;       /* noted order, for eviction */
 };
 
@@ -62,6 +63,7 @@ struct renamed {
 struct link_map {
         pthread_mutex_t lock;
         struct link_entry *buckets[BUCKETS];
+        struct link_entry *tbuckets[BUCKETS];   /* the same entries by target inode */
         struct link_entry *oldest, *newest;
         size_t count;
         uint64_t gen;                   /* renames logged so far */
@@ -116,12 +118,49 @@ static struct link_entry **slot(struct link_map *m, dev_t dev, ino_t ino)
         return pp;
 }
 
+static struct link_entry **tslot_of(struct link_map *m, const struct link_entry *e)
+{
+        struct link_entry **pp = &m->tbuckets[(e->tino ^ (e->tino >> 17) ^ e->tdev) % BUCKETS];
+
+        while (*pp && *pp != e)
+                pp = &(*pp)->tnext;
+        return pp;
+}
+
+/* The entry whose copy is target inode (@dev, @ino), if any. */
+static struct link_entry *by_target(struct link_map *m, dev_t dev, ino_t ino)
+{
+        struct link_entry *e = m->tbuckets[(ino ^ (ino >> 17) ^ dev) % BUCKETS];
+
+        while (e && (e->tino != ino || e->tdev != dev))
+                e = e->tnext;
+        return e;
+}
+
+static void tchain_del(struct link_map *m, struct link_entry *e)
+{
+        struct link_entry **pp = tslot_of(m, e);
+
+        if (*pp == e)
+                *pp = e->tnext;
+        e->tnext = NULL;
+}
+
+static void tchain_add(struct link_map *m, struct link_entry *e)
+{
+        struct link_entry **head = &m->tbuckets[(e->tino ^ (e->tino >> 17) ^ e->tdev) % BUCKETS];
+
+        e->tnext = *head;
+        *head = e;
+}
+
 static void unlink_entry(struct link_map *m, struct link_entry *e)
 {
         struct link_entry **pp = slot(m, e->sdev, e->sino);
 
         if (*pp == e)
                 *pp = e->hnext;
+        tchain_del(m, e);
         if (e->older)
                 e->older->newer = e->newer;
         else
@@ -262,6 +301,7 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
                 *slot(m, sst->st_dev, sst->st_ino) = e;
                 m->count++;
         } else {
+                tchain_del(m, e);
                 /* now the newest */
                 if (e->older)
                         e->older->newer = e->newer;
@@ -296,6 +336,7 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
         e->paths[e->npaths++] = copy;
         e->tdev = tst->st_dev;
         e->tino = tst->st_ino;
+        tchain_add(m, e);
         e->gen = m->gen;
         e->newer = NULL;
         e->older = m->newest;
@@ -537,6 +578,38 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
         noted_free(&n);
         note(ctx->links, sst, path, &tst);
         return 0;
+}
+
+bool links_other_copy(struct apply_ctx *ctx, const char *path, const struct stat *sst, const struct stat *tst)
+{
+        struct link_entry *e;
+        struct noted n = { .n = 0 };
+        unsigned which;
+        bool other = false;
+        int fd;
+
+        if (!ctx->links)
+                return false;
+        pthread_mutex_lock(&ctx->links->lock);
+        e = by_target(ctx->links, tst->st_dev, tst->st_ino);
+        if (e && (e->sino != sst->st_ino || e->sdev != sst->st_dev)) {
+                (void)follow_renames(ctx->links, e);
+                for (unsigned i = 0; i < e->npaths; i++)
+                        if ((n.paths[n.n] = strdup(e->paths[i])))
+                                n.n++;
+                n.tdev = e->tdev;
+                n.tino = e->tino;
+        }
+        pthread_mutex_unlock(&ctx->links->lock);
+        /* Only if another of its names still holds it (target inode
+         * numbers are used again once freed). */
+        fd = n.n ? open_noted_any(ctx, &n, path, NULL, &which) : -1;
+        if (fd >= 0) {
+                other = true;
+                close(fd);
+        }
+        noted_free(&n);
+        return other;
 }
 
 char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path)

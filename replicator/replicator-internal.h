@@ -240,6 +240,9 @@ int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
  * 1.  0 otherwise, -errno.
  */
 int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst);
+/* Is target inode @tst (at @path) known as the copy of another source inode
+ * than @sst's, which another of its names still holds? */
+bool links_other_copy(struct apply_ctx *ctx, const char *path, const struct stat *sst, const struct stat *tst);
 /* Another target name (malloc'ed) of the copy of source inode @ino, which the
  * target still has there; NULL when none is known but @path. */
 char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path);

@@ -1394,6 +1394,50 @@ START_TEST(test_link_to_stale_entry_falls_back)
 }
 END_TEST
 
+static void file_is(int dirfd, const char *path, const char *want)
+{
+        char buf[64] = "";
+        int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_ge(read(fd, buf, sizeof(buf) - 1), 0);
+        close(fd);
+        ck_assert_str_eq(buf, want);
+}
+
+/*
+ * A name of a hard-linked file now holds another hard-linked file: its
+ * copy is not written into the target inode the old file's other names
+ * share (they once got the new bytes).
+ */
+START_TEST(test_new_file_not_written_into_old_group)
+{
+        struct link_map *m;
+        struct job link = { .kind = JOB_LINK, .path = "o2", .path2 = "o1" };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(link_map_new(&m), 0);
+        t.ctx.links = m;
+        make_file(t.src, "o1", "old!");
+        ck_assert_int_eq(linkat(t.src, "o1", t.src, "o2", 0), 0);
+        run_job(&t, "o1", JOB_DATA | JOB_ATTR);
+        apply_job(&t.ctx, &link, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert_uint_eq(ino_of(t.tgt, "o1"), ino_of(t.tgt, "o2"));
+        /* o1 is now another file, with a name of its own */
+        ck_assert_int_eq(unlinkat(t.src, "o1", 0), 0);
+        make_file(t.src, "o1", "new data");
+        ck_assert_int_eq(linkat(t.src, "o1", t.src, "p", 0), 0);
+        run_job(&t, "o1", JOB_DATA | JOB_ATTR);
+        file_is(t.tgt, "o1", "new data");
+        file_is(t.tgt, "o2", "old!");
+        t.ctx.links = link_map_free(m);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1437,6 +1481,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_data_of_a_name_renamed_over);
         tcase_add_test(t, test_rename_not_replayed);
         tcase_add_test(t, test_link_to_stale_entry_falls_back);
+        tcase_add_test(t, test_new_file_not_written_into_old_group);
         suite_add_tcase(s, t);
         return s;
 }
