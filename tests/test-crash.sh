@@ -34,7 +34,7 @@
 # adds mount options, e.g. retention=1d to keep the journal's history).
 #
 # Known limit: with the storm workload (meson's suite 'long', not in the
-# default run), about one point in six still leaves a difference: the storm
+# default run), about one point in ten still leaves a difference: the storm
 # races itself (see tests/test-e2e.sh), and a hard-link group split by a
 # replicator crash stays split (the map of linked names lives in memory).
 set -u
