@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Storms until one leaves a difference: each run mounts a fresh tree,
+# runs tests/storm.c through it, waits for `mirrorfsctl sync` and compares
+# the whole target with the source (tests/treecmp.py).  Prints one line per
+# failing seed and a count; not a test (CI runs the fixed seed in
+# tests/test-e2e.sh), a tool to find and replay divergences.
+#
+#   tests/storm-converge.sh BUILDDIR RUNS [STORM ARGS...]
+#   tests/storm-converge.sh build 20 -p 4          (4 racing processes)
+#   SEED=29681 tests/storm-converge.sh build 1 -p 1 -v >ops.txt   (replay one, every operation)
+#
+# MFS_KEEP=1 keeps the trees and journals of every run.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/mount-lib.sh"
+mfs_init "${1:?usage: storm-converge.sh BUILDDIR RUNS [STORM ARGS...]}"
+runs=${2:?usage: storm-converge.sh BUILDDIR RUNS [STORM ARGS...]}
+shift 2
+trap mfs_cleanup EXIT
+failed=0
+for i in $(seq 1 "$runs"); do
+        d=$MFS_TMP/r$i
+        seed=${SEED:-$RANDOM}
+        mkdir -p "$d/src" "$d/mnt" "$d/tgt"
+        if ! mfs_mount "$d/src" "$d/mnt" "journal=$d/j,target=$d/tgt,socket=$d/sock,allow_other"; then
+                echo "run $i: mount failed"
+                failed=$((failed + 1))
+                continue
+        fi
+        (cd "$d/mnt" && "$MFS_BUILD/tests/storm" -s "$seed" -n 2000 -d . -u 1000 -u 4242 -u 65534 "$@")
+        if ! "$MFS_BUILD/tools/mirrorfsctl" --socket "$d/sock" sync --timeout 120 >/dev/null 2>&1; then
+                echo "seed $seed: sync timed out"
+                failed=$((failed + 1))
+        elif ! out=$(python3 "$here/treecmp.py" "$d/src" "$d/tgt" 2>&1); then
+                echo "seed $seed: $(echo "$out" | head -n 3 | tr '\n' ' ')"
+                failed=$((failed + 1))
+        fi
+        mfs_umount "$d/mnt" >/dev/null
+        [ -n "${MFS_KEEP:-}" ] || rm -rf "$d"
+done
+echo "$failed of $runs runs left a difference"
+[ "$failed" -eq 0 ]
