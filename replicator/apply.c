@@ -707,8 +707,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                  * If it lives on under a name the target has (links.c),
                  * its changes go there. */
                 if (ino && (flags & (JOB_DATA | JOB_ATTR))) {
-                        res->redirect = links_other_name(ctx, ino, path);
-                        res->redirect_ino = ino;
+                        res->redirect[0].path = links_other_name(ctx, ino, path);
+                        res->redirect[0].ino = ino;
                 }
         }
         if (r == 0 && ino && sst.st_ino != ino) {
@@ -1017,14 +1017,16 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         switch (j->kind) {
         case JOB_SYNC:
                 res->error = sync_entry(ctx, j->path, j->flags, j->ino, res);
-                if (res->error == 0 && j->orphan_ino && !res->redirect) {
-                        /* changes to an inode whose name here was removed since */
-                        res->redirect = links_other_name(ctx, j->orphan_ino, j->path);
-                        res->redirect_ino = j->orphan_ino;
+                for (int k = 0; k < 2 && res->error == 0; k++) {
+                        /* changes to an inode whose name here went since */
+                        if (j->orphan_ino[k] && j->orphan_ino[k] != res->redirect[0].ino) {
+                                res->redirect[k + 1].path = links_other_name(ctx, j->orphan_ino[k], j->path);
+                                res->redirect[k + 1].ino = j->orphan_ino[k];
+                        }
                 }
-                if (res->error < 0) {
-                        free(res->redirect);    /* the job is tried again */
-                        res->redirect = NULL;
+                for (int k = 0; k < 3 && res->error < 0; k++) {
+                        free(res->redirect[k].path);    /* the job is tried again */
+                        res->redirect[k].path = NULL;
                 }
                 /* A record that may have made or removed the name changed
                  * the source's parent (its mtime) even when the target's

@@ -376,6 +376,20 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
         return 0;
 }
 
+/* Remember inode @ino among a job's two orphans (the newest kept when full). */
+static void orphan_add(uint64_t orphans[2], uint64_t ino)
+{
+        if (!ino || orphans[0] == ino || orphans[1] == ino)
+                return;
+        if (!orphans[0]) {
+                orphans[0] = ino;
+        } else {
+                if (orphans[1])
+                        orphans[0] = orphans[1];
+                orphans[1] = ino;
+        }
+}
+
 /*
  * A record about @path came (in journal order): JOB_UNLINKED follows it.
  * A removal explains a source found gone (the job is not parked for it);
@@ -392,9 +406,9 @@ static void note_removal(struct plan *p, const char *path, bool removed)
                 /* Changes to the inode under that name were waiting: the
                  * inode may live on under another name. */
                 if (j->state == JOB_RUNNING)
-                        j->again_orphan_ino = j->again_ino ? j->again_ino : j->ino;
+                        orphan_add(j->again_orphan_ino, j->again_ino ? j->again_ino : j->ino);
                 else
-                        j->orphan_ino = j->ino;
+                        orphan_add(j->orphan_ino, j->ino);
         }
         if (removed)
                 *f |= JOB_UNLINKED;
@@ -570,6 +584,8 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         other->again_flags |= j->flags;
                         if (j->ino)
                                 other->again_ino = j->ino;
+                        orphan_add(other->again_orphan_ino, j->orphan_ino[0]);
+                        orphan_add(other->again_orphan_ino, j->orphan_ino[1]);
                         if (other->gate <= seq)
                                 other->gate = seq + 1;
                         list_del(list_of(p, j->state), j);
@@ -584,7 +600,9 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                 /* The inode it was about lost the name to
                                  * the rename: its changes may live on under
                                  * another name it has (links.c). */
-                                other->orphan_ino = other->ino;
+                                orphan_add(other->orphan_ino, other->ino);
+                        orphan_add(other->orphan_ino, j->orphan_ino[0]);        /* and those of the one moved */
+                        orphan_add(other->orphan_ino, j->orphan_ino[1]);
                         other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
                         if (j->ino)
                                 other->ino = j->ino;    /* what the name holds after the rename */
@@ -652,7 +670,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 } else if (moved && rec->ino) {
                         if (kind == JOB_RENAME && moved->ino && moved->ino != rec->ino &&
                             (moved->flags & (JOB_DATA | JOB_ATTR)))
-                                moved->orphan_ino = moved->ino;  /* replaced: see rewrite() */
+                                orphan_add(moved->orphan_ino, moved->ino);       /* replaced: see rewrite() */
                         moved->ino = rec->ino;  /* what the new name holds now */
                 }
         }
@@ -976,11 +994,12 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
         /* The work it leaves is added while it still counts as running: work
          * that the pending renames bring back to its own name is then its
          * next run. */
-        if (res->redirect) {
+        for (int k = 0; k < 3; k++) {
                 /* Its name had gone, its inode lives on under another: the
                  * changes go there. */
-                redirect(p, j, res->redirect, res->redirect_ino, now);
-                free(res->redirect);
+                if (res->redirect[k].path)
+                        redirect(p, j, res->redirect[k].path, res->redirect[k].ino, now);
+                free(res->redirect[k].path);
         }
 
         if ((res->changed_parent || res->created_dir) && j->kind == JOB_SYNC && j->path[0]) {
@@ -1037,8 +1056,8 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 if (j->again_ino)
                         j->ino = j->again_ino;
                 j->again_ino = 0;
-                j->orphan_ino = j->again_orphan_ino;
-                j->again_orphan_ino = 0;
+                memcpy(j->orphan_ino, j->again_orphan_ino, sizeof(j->orphan_ino));
+                memset(j->again_orphan_ino, 0, sizeof(j->again_orphan_ino));
                 j->moved = false;
                 j->attempts = 0;
                 j->created_ns = now;
@@ -1086,9 +1105,9 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         if (j->again_ino)
                 j->ino = j->again_ino;
         j->again_ino = 0;
-        if (j->again_orphan_ino)
-                j->orphan_ino = j->again_orphan_ino;
-        j->again_orphan_ino = 0;
+        orphan_add(j->orphan_ino, j->again_orphan_ino[0]);
+        orphan_add(j->orphan_ino, j->again_orphan_ino[1]);
+        memset(j->again_orphan_ino, 0, sizeof(j->again_orphan_ino));
         if (j->again_flags && j->again_first_seq < j->first_seq)
                 j->first_seq = j->again_first_seq;
         j->again_flags = 0;

@@ -73,9 +73,10 @@ struct job {
         uint64_t created_ns;            /* monotonic: when queued (max hold) */
         uint64_t ino;                   /* source inode of the latest record */
         uint64_t again_ino;             /* that of a record that came while it ran */
-        uint64_t orphan_ino;            /* an inode changed under the name, then the name removed: its
-                                         * changes go to another name it has, if any (links.c) */
-        uint64_t again_orphan_ino;
+        uint64_t orphan_ino[2];         /* inodes changed under the name, then the name removed or
+                                         * renamed over: their changes go to another name each has,
+                                         * if any (links.c); 0: none */
+        uint64_t again_orphan_ino[2];
         unsigned attempts;
         int last_error;
         bool dir;                       /* the path is a directory (rename of a directory) */
@@ -96,9 +97,11 @@ struct job_result {
         bool nothing;                   /* the source had gone: nothing done */
         bool gone;                      /* the job's source entry was gone, or another inode */
         bool fallback;                  /* rename/link impossible: sync the destination instead */
-        char *redirect;                 /* the job's name gone, its inode has this one on the target:
+        struct {
+                char *path;             /* the job's name gone, its inode has this one on the target:
                                          * its changes go there (malloc'ed, plan_done() frees it) */
-        uint64_t redirect_ino;          /* that inode */
+                uint64_t ino;           /* that inode */
+        } redirect[3];                  /* the job's own inode, then its two orphans */
         uint64_t bytes;
         bool copied;
 };

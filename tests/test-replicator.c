@@ -56,6 +56,18 @@ static int add_dir_rename(struct plan *p, const char *from, const char *to, uint
         return plan_add(p, &rec, now);
 }
 
+static void add_rename(struct plan *p, const char *from, const char *to, uint64_t ino, bool dir, uint64_t now)
+{
+        struct journal_record rec = {
+                .type = JOURNAL_RENAME, .seq = ++seqno, .path = from, .path2 = to, .ino = ino,
+                .flags = dir ? JOURNAL_F_DIR : 0, .path_len = (uint16_t)strlen(from),
+                .path2_len = (uint16_t)strlen(to),
+        };
+
+        rec.time_ns = rec.seq;
+        ck_assert_int_eq(plan_add(p, &rec, now), 0);
+}
+
 static void done(struct plan *p, struct job *j, uint64_t now)
 {
         struct job_result res = { 0 };
@@ -492,6 +504,38 @@ START_TEST(test_link_fallback_after_removal)
         ck_assert(!(j->flags & JOB_UNLINKED));
         done(p, j, 10000 * MS);
         plan_free(p);
+}
+END_TEST
+
+/*
+ * Two renames over names with pending changes: "a" over "b" (whose file
+ * had its attributes changed), then "b" over "c" (the same): the job left
+ * at "c" remembers both inodes that lost their names, so that their changes
+ * can go to other names they have (one of them was dropped).
+ */
+START_TEST(test_orphans_survive_two_renames_over)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+        unsigned n = 0;
+
+        seqno = 0;
+        add(p, JOURNAL_SETATTR, "b", NULL, 10, 0);
+        add_rename(p, "a", "b", 20, false, 0);
+        add(p, JOURNAL_SETATTR, "c", NULL, 30, 0);
+        add_rename(p, "b", "c", 20, false, 0);
+        while ((j = next(p, 10000 * MS)) && n++ < 10) {
+                if (j->kind == JOB_SYNC && !strcmp(j->path, "c")) {
+                        ck_assert_uint_eq(j->ino, 20);
+                        ck_assert((j->orphan_ino[0] == 10 && j->orphan_ino[1] == 30) ||
+                                  (j->orphan_ino[0] == 30 && j->orphan_ino[1] == 10));
+                        done(p, j, 10000 * MS);
+                        plan_free(p);
+                        return;
+                }
+                done(p, j, 10000 * MS);
+        }
+        ck_abort_msg("no job for c");
 }
 END_TEST
 
@@ -1013,18 +1057,6 @@ static uint64_t ino_of(int dirfd, const char *path)
         return st.st_ino;
 }
 
-static void add_rename(struct plan *p, const char *from, const char *to, uint64_t ino, bool dir, uint64_t now)
-{
-        struct journal_record rec = {
-                .type = JOURNAL_RENAME, .seq = ++seqno, .path = from, .path2 = to, .ino = ino,
-                .flags = dir ? JOURNAL_F_DIR : 0, .path_len = (uint16_t)strlen(from),
-                .path2_len = (uint16_t)strlen(to),
-        };
-
-        rec.time_ns = rec.seq;
-        ck_assert_int_eq(plan_add(p, &rec, now), 0);
-}
-
 /*
  * mkdir b (copied); echo >b/f; mv b n0; mv n0 n1: the job of b/f runs
  * after the renames on the source, before their records are read.  b/f
@@ -1189,7 +1221,8 @@ static void run_job(struct trees *t, const char *path, uint32_t flags)
 
         apply_job(&t->ctx, &j, &res);
         ck_assert_msg(res.error == 0, "job on '%s': %s: %s", path, res.what ? res.what : "?", strerror(-res.error));
-        free(res.redirect);
+        for (int k = 0; k < 3; k++)
+                free(res.redirect[k].path);
 }
 
 /*
@@ -1347,7 +1380,7 @@ END_TEST
 START_TEST(test_redirect_is_about_the_inode)
 {
         struct plan *p = new_plan();
-        struct job_result res = { .redirect = strdup("m"), .redirect_ino = 20 };
+        struct job_result res = { .redirect = { { .path = strdup("m"), .ino = 20 } } };
         struct job *j;
 
         seqno = 0;
@@ -1457,6 +1490,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_waits_for_work_deep_in_the_queue);
         tcase_add_test(t, test_link_fallback_after_removal);
         tcase_add_test(t, test_redirect_is_about_the_inode);
+        tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
