@@ -953,17 +953,29 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
         bool created;
         int r;
 
+        /* The existing name, on both sides: a link to what the target has
+         * there only if it is of the source's type (otherwise not yet what
+         * the source has there). */
+        if (side_open(ctx->source_fd, j->path2, false, -1, &se, NULL) < 0 ||
+            fstatat(se.pfd, se.name, &s2, AT_SYMLINK_NOFOLLOW) < 0 ||
+            side_open(ctx->target_fd, j->path2, false, -1, &te, NULL) < 0 ||
+            fstatat(te.pfd, te.name, &t2, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(t2.st_mode) ||
+            (t2.st_mode & S_IFMT) != (s2.st_mode & S_IFMT)) {
+                res->fallback = true;
+                goto out;
+        }
         /* Still one inode on the source?  Otherwise the link is history:
          * copy what the new name is now. */
         if (side_open(ctx->source_fd, j->path, false, -1, &sn, NULL) < 0 ||
-            side_open(ctx->source_fd, j->path2, false, -1, &se, NULL) < 0 ||
-            fstatat(sn.pfd, sn.name, &s1, AT_SYMLINK_NOFOLLOW) < 0 ||
-            fstatat(se.pfd, se.name, &s2, AT_SYMLINK_NOFOLLOW) < 0 || s1.st_ino != s2.st_ino ||
-            s1.st_dev != s2.st_dev || side_open(ctx->target_fd, j->path2, false, -1, &te, NULL) < 0 ||
-            fstatat(te.pfd, te.name, &t2, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(t2.st_mode) ||
-            (t2.st_mode & S_IFMT) != (s2.st_mode & S_IFMT)) {
-                /* (the target's entry of another type: not yet what the
-                 * source has there, a link to it would be wrong) */
+            fstatat(sn.pfd, sn.name, &s1, AT_SYMLINK_NOFOLLOW) < 0 || s1.st_ino != s2.st_ino ||
+            s1.st_dev != s2.st_dev) {
+                /* The new name went on (a link to a temporary name renamed
+                 * over another: `ln -f`), and its copy will look for the
+                 * target inode of the group it joined: the existing name's,
+                 * when that is the very inode linked and its copy current
+                 * (its own job may have run when it had one name only). */
+                if ((!j->ino || s2.st_ino == j->ino) && links_current(&t2, &s2))
+                        (void)links_note(ctx, j->path2, te.pfd, te.name, &s2);
                 res->fallback = true;
                 goto out;
         }

@@ -503,8 +503,7 @@ int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
         return copy_instead(r) ? 0 : r;
 }
 
-/* Does target entry @t hold what source entry @s does, as far as size and mtime tell? */
-static bool current(const struct stat *t, const struct stat *s)
+bool links_current(const struct stat *t, const struct stat *s)
 {
         return t->st_size == s->st_size && t->st_mtim.tv_sec == s->st_mtim.tv_sec &&
                t->st_mtim.tv_nsec == s->st_mtim.tv_nsec;
@@ -551,7 +550,7 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                  * two become one inode, the one that holds what the source
                  * has now.  Joining an older copy would undo this job. */
                 fd = open_noted_any(ctx, &n, path, sst, &which);
-                if (fd >= 0 && fstat(fd, &nst) == 0 && (current(&nst, sst) || !current(&tst, sst))) {
+                if (fd >= 0 && fstat(fd, &nst) == 0 && (links_current(&nst, sst) || !links_current(&tst, sst))) {
                         noted_free(&n);
                         r = link_over(ctx, fd, dfd, name, true);
                         close(fd);

@@ -243,6 +243,8 @@ int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
  * 1.  0 otherwise, -errno.
  */
 int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst);
+/* Does target entry @t hold what source entry @s does, as far as size and mtime tell? */
+bool links_current(const struct stat *t, const struct stat *s);
 /* Is target inode @tst (at @path) known as the copy of another source inode
  * than @sst's, which another of its names still holds? */
 bool links_other_copy(struct apply_ctx *ctx, const char *path, const struct stat *sst, const struct stat *tst);

@@ -1471,6 +1471,49 @@ START_TEST(test_new_file_not_written_into_old_group)
 }
 END_TEST
 
+/*
+ * `ln -f cfg cfg.link`: a link to a temporary name, renamed over the old
+ * cfg.link, both gone on the source before the jobs run (the link and the
+ * rename fall back to a copy of cfg.link).  cfg's own job ran while it had
+ * one name, so nothing noted its target inode: the link job notes the
+ * existing name, and cfg.link joins it (it was once a copy of its own, the
+ * group split on the target for good).
+ */
+START_TEST(test_link_renamed_away_joins_existing_name)
+{
+        struct link_map *m;
+        struct job link = { .kind = JOB_LINK, .path = "Cu1", .path2 = "cfg" };
+        struct job rename = { .kind = JOB_RENAME, .path = "Cu1", .path2 = "cfg.link" };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(link_map_new(&m), 0);
+        t.ctx.links = m;
+        make_file(t.src, "cfg.link", "the old one");
+        run_job(&t, "cfg.link", JOB_DATA | JOB_ATTR);
+        make_file(t.src, "cfg", "saved!");
+        run_job(&t, "cfg", JOB_DATA | JOB_ATTR);       /* one name when it ran */
+        ck_assert_int_eq(linkat(t.src, "cfg", t.src, "Cu1", 0), 0);
+        ck_assert_int_eq(renameat(t.src, "Cu1", t.src, "cfg.link"), 0);
+        link.ino = ino_of(t.src, "cfg");
+        apply_job(&t.ctx, &link, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);
+        run_job(&t, "Cu1", JOB_DATA | JOB_ATTR | JOB_REMOVED);
+        apply_job(&t.ctx, &rename, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);
+        run_job(&t, "cfg.link", JOB_DATA | JOB_ATTR | JOB_REMOVED);
+        file_is(t.tgt, "cfg.link", "saved!");
+        same_entry(&t, "cfg");
+        same_entry(&t, "cfg.link");
+        ck_assert_uint_eq(ino_of(t.tgt, "cfg"), ino_of(t.tgt, "cfg.link"));
+        t.ctx.links = link_map_free(m);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -1516,6 +1559,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_rename_not_replayed);
         tcase_add_test(t, test_link_to_stale_entry_falls_back);
         tcase_add_test(t, test_new_file_not_written_into_old_group);
+        tcase_add_test(t, test_link_renamed_away_joins_existing_name);
         suite_add_tcase(s, t);
         return s;
 }
