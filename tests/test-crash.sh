@@ -33,12 +33,9 @@
 # CRASH_ONLY=K (MFS_KEEP=1 keeps the trees and the journal; CRASH_OPTS
 # adds mount options, e.g. retention=1d to keep the journal's history).
 #
-# Known limits, why both are in meson's suite 'long', not in the default
-# run: a hard-link group split by a replicator crash can stay split (the map
-# of linked names lives in memory): about one point in 150 with the files
-# workload (144/144 equal in one series, then one failure in the next CI
-# run); with the storm, about one in ten (the storm races itself, see
-# tests/test-e2e.sh).
+# The files workload runs in CI (meson suite 'e2e').  Known limit, why the storm
+# workload is in meson's suite 'long', not in the default run: about one
+# point in ten differs (the storm races itself; tests/test-e2e.sh).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount-lib.sh"
