@@ -711,7 +711,9 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         res->redirect[0].ino = ino;
                 }
         }
-        if (r == 0 && ino && sst.st_ino != ino) {
+        if (r == 0)
+                res->source_ino = sst.st_ino;
+        if (r == 0 && ino && sst.st_ino != ino && !(flags & JOB_ANY_INODE)) {
                 /* The target's entry may be either. */
                 res->nothing = res->gone = true;
                 goto out;
@@ -1031,7 +1033,8 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
                 res->error = sync_entry(ctx, j->path, j->flags, j->ino, res);
                 for (int k = 0; k < 2 && res->error == 0; k++) {
                         /* changes to an inode whose name here went since */
-                        if (j->orphan_ino[k] && j->orphan_ino[k] != res->redirect[0].ino) {
+                        if (j->orphan_ino[k] && j->orphan_ino[k] != res->redirect[0].ino &&
+                            j->orphan_ino[k] != res->source_ino) {
                                 res->redirect[k + 1].path = links_other_name(ctx, j->orphan_ino[k], j->path);
                                 res->redirect[k + 1].ino = j->orphan_ino[k];
                         }

@@ -946,10 +946,19 @@ static void redirect(struct plan *p, const struct job *j, const char *path, uint
                 return;
         if (add_work(p, s, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, gate, ino, now) == 0 &&
             (n = hash_find(p, s)) && ino) {
-                if (n->state == JOB_RUNNING)
+                bool running = n->state == JOB_RUNNING;
+                uint64_t has = running && n->again_ino ? n->again_ino : n->ino;
+
+                if (has && has != ino) {
+                        /* Records about another inode under that name (a
+                         * newcomer, or older ones): either may be there. */
+                        *(running ? &n->again_flags : &n->flags) |= JOB_ANY_INODE;
+                        orphan_add(running ? n->again_orphan_ino : n->orphan_ino, ino);
+                } else if (running) {
                         n->again_ino = ino;
-                else
+                } else {
                         n->ino = ino;
+                }
                 note_removal(p, s, false);      /* it has that name */
         }
         free(s);

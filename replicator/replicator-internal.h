@@ -37,6 +37,10 @@ enum job_flags {
         JOB_NOW = 1 << 4,               /* do not wait for the settle time (fsync, barrier) */
         JOB_UNLINKED = 1 << 5,          /* its latest record removed the name: that explains a
                                          * source gone (its changes may live on under other names) */
+        JOB_ANY_INODE = 1 << 6,         /* changes to another inode were sent here (a redirect)
+                                         * than the one its records are about: the name may hold
+                                         * either, whichever it holds is copied (the other's
+                                         * changes go on to its other names, as an orphan's) */
 };
 
 enum job_kind {
@@ -102,6 +106,7 @@ struct job_result {
                                          * its changes go there (malloc'ed, plan_done() frees it) */
                 uint64_t ino;           /* that inode */
         } redirect[3];                  /* the job's own inode, then its two orphans */
+        uint64_t source_ino;            /* the inode the source has under the name, 0: none */
         uint64_t bytes;
         bool copied;
 };
