@@ -1031,7 +1031,7 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         switch (j->kind) {
         case JOB_SYNC:
                 res->error = sync_entry(ctx, j->path, j->flags, j->ino, res);
-                for (int k = 0; k < 2 && res->error == 0; k++) {
+                for (int k = 0; k < JOB_ORPHANS && res->error == 0; k++) {
                         /* changes to an inode whose name here went since */
                         if (j->orphan_ino[k] && j->orphan_ino[k] != res->redirect[0].ino &&
                             j->orphan_ino[k] != res->source_ino) {
@@ -1039,7 +1039,7 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
                                 res->redirect[k + 1].ino = j->orphan_ino[k];
                         }
                 }
-                for (int k = 0; k < 3 && res->error < 0; k++) {
+                for (int k = 0; k < 1 + JOB_ORPHANS && res->error < 0; k++) {
                         free(res->redirect[k].path);    /* the job is tried again */
                         res->redirect[k].path = NULL;
                 }

@@ -376,18 +376,28 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
         return 0;
 }
 
-/* Remember inode @ino among a job's two orphans (the newest kept when full). */
-static void orphan_add(uint64_t orphans[2], uint64_t ino)
+/* Remember inode @ino among a job's orphans (the oldest forgotten when full). */
+static void orphan_add(uint64_t orphans[JOB_ORPHANS], uint64_t ino)
 {
-        if (!ino || orphans[0] == ino || orphans[1] == ino)
+        unsigned i;
+
+        if (!ino)
                 return;
-        if (!orphans[0]) {
-                orphans[0] = ino;
-        } else {
-                if (orphans[1])
-                        orphans[0] = orphans[1];
-                orphans[1] = ino;
+        for (i = 0; i < JOB_ORPHANS && orphans[i]; i++)
+                if (orphans[i] == ino)
+                        return;
+        if (i == JOB_ORPHANS) {
+                memmove(orphans, orphans + 1, (JOB_ORPHANS - 1) * sizeof(*orphans));
+                i = JOB_ORPHANS - 1;
         }
+        orphans[i] = ino;
+}
+
+/* Add every orphan of @from to @to. */
+static void orphans_merge(uint64_t to[JOB_ORPHANS], const uint64_t from[JOB_ORPHANS])
+{
+        for (unsigned i = 0; i < JOB_ORPHANS; i++)
+                orphan_add(to, from[i]);
 }
 
 /*
@@ -584,8 +594,7 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         other->again_flags |= j->flags;
                         if (j->ino)
                                 other->again_ino = j->ino;
-                        orphan_add(other->again_orphan_ino, j->orphan_ino[0]);
-                        orphan_add(other->again_orphan_ino, j->orphan_ino[1]);
+                        orphans_merge(other->again_orphan_ino, j->orphan_ino);
                         if (other->gate <= seq)
                                 other->gate = seq + 1;
                         list_del(list_of(p, j->state), j);
@@ -601,8 +610,7 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                  * the rename: its changes may live on under
                                  * another name it has (links.c). */
                                 orphan_add(other->orphan_ino, other->ino);
-                        orphan_add(other->orphan_ino, j->orphan_ino[0]);        /* and those of the one moved */
-                        orphan_add(other->orphan_ino, j->orphan_ino[1]);
+                        orphans_merge(other->orphan_ino, j->orphan_ino);        /* and those of the one moved */
                         other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
                         if (j->ino)
                                 other->ino = j->ino;    /* what the name holds after the rename */
@@ -1003,7 +1011,7 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
         /* The work it leaves is added while it still counts as running: work
          * that the pending renames bring back to its own name is then its
          * next run. */
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 1 + JOB_ORPHANS; k++) {
                 /* Its name had gone, its inode lives on under another: the
                  * changes go there. */
                 if (res->redirect[k].path)
@@ -1114,8 +1122,7 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         if (j->again_ino)
                 j->ino = j->again_ino;
         j->again_ino = 0;
-        orphan_add(j->orphan_ino, j->again_orphan_ino[0]);
-        orphan_add(j->orphan_ino, j->again_orphan_ino[1]);
+        orphans_merge(j->orphan_ino, j->again_orphan_ino);
         memset(j->again_orphan_ino, 0, sizeof(j->again_orphan_ino));
         if (j->again_flags && j->again_first_seq < j->first_seq)
                 j->first_seq = j->again_first_seq;

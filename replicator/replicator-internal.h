@@ -60,6 +60,11 @@ enum job_kind {
  */
 enum job_state { JOB_QUEUED, JOB_HELD, JOB_RUNNING, JOB_RETRY, JOB_BARRIER, JOB_PARKED };
 
+/* Inodes a job keeps that lost its name with changes pending (a name
+ * reused by several files before its job runs: the oldest are forgotten
+ * beyond this). */
+#define JOB_ORPHANS 8
+
 struct job {
         enum job_kind kind;
         enum job_state state;
@@ -77,10 +82,10 @@ struct job {
         uint64_t created_ns;            /* monotonic: when queued (max hold) */
         uint64_t ino;                   /* source inode of the latest record */
         uint64_t again_ino;             /* that of a record that came while it ran */
-        uint64_t orphan_ino[2];         /* inodes changed under the name, then the name removed or
+        uint64_t orphan_ino[JOB_ORPHANS];       /* inodes changed under the name, then the name removed or
                                          * renamed over: their changes go to another name each has,
                                          * if any (links.c); 0: none */
-        uint64_t again_orphan_ino[2];
+        uint64_t again_orphan_ino[JOB_ORPHANS];
         unsigned attempts;
         int last_error;
         bool dir;                       /* the path is a directory (rename of a directory) */
@@ -105,7 +110,7 @@ struct job_result {
                 char *path;             /* the job's name gone, its inode has this one on the target:
                                          * its changes go there (malloc'ed, plan_done() frees it) */
                 uint64_t ino;           /* that inode */
-        } redirect[3];                  /* the job's own inode, then its two orphans */
+        } redirect[1 + JOB_ORPHANS];    /* the job's own inode, then its orphans */
         uint64_t source_ino;            /* the inode the source has under the name, 0: none */
         uint64_t bytes;
         bool copied;

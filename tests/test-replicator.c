@@ -539,6 +539,39 @@ START_TEST(test_orphans_survive_two_renames_over)
 }
 END_TEST
 
+/*
+ * A name changed and removed by one file after another before its job
+ * runs (a storm on a few names): every file whose changes were pending is
+ * kept, so that a hard-linked one's changes reach its other name (only the
+ * last two were once kept).
+ */
+START_TEST(test_orphans_of_a_name_reused_many_times)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+        bool seen[5] = { false };
+
+        seqno = 0;
+        for (uint64_t ino = 10; ino < 15; ino++) {
+                add(p, JOURNAL_CREATE, "a", NULL, ino, 0);
+                add(p, JOURNAL_SETATTR, "a", NULL, ino, 0);
+                add(p, JOURNAL_UNLINK, "a", NULL, ino, 0);
+        }
+        add(p, JOURNAL_CREATE, "a", NULL, 15, 0);
+        j = next(p, 10000 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "a");
+        ck_assert_uint_eq(j->ino, 15);
+        for (int k = 0; k < JOB_ORPHANS; k++)
+                if (j->orphan_ino[k] >= 10 && j->orphan_ino[k] < 15)
+                        seen[j->orphan_ino[k] - 10] = true;
+        for (int k = 0; k < 5; k++)
+                ck_assert_msg(seen[k], "inode %d forgotten", 10 + k);
+        done(p, j, 10000 * MS);
+        plan_free(p);
+}
+END_TEST
+
 START_TEST(test_conflicts_and_again)
 {
         struct plan *p = new_plan();
@@ -1221,7 +1254,7 @@ static void run_job(struct trees *t, const char *path, uint32_t flags)
 
         apply_job(&t->ctx, &j, &res);
         ck_assert_msg(res.error == 0, "job on '%s': %s: %s", path, res.what ? res.what : "?", strerror(-res.error));
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 1 + JOB_ORPHANS; k++)
                 free(res.redirect[k].path);
 }
 
@@ -1590,6 +1623,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_after_removal);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
+        tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
