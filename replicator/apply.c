@@ -637,12 +637,92 @@ static int read_link(const struct side *s, char *buf, size_t size)
 
 static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res);
 
+/* Is target entry @s a directory made on demand (APPLY_PARTIAL_XATTR)? */
+static bool partial(const struct side *s)
+{
+        char p[64 + NAME_MAX];
+
+        proc_path(s, p, sizeof(p));
+        return lgetxattr(p, APPLY_PARTIAL_XATTR, NULL, 0) >= 0;
+}
+
+/* Its entries are all there now. */
+static void partial_done(const struct side *s)
+{
+        char p[64 + NAME_MAX];
+
+        proc_path(s, p, sizeof(p));
+        (void)lremovexattr(p, APPLY_PARTIAL_XATTR);
+}
+
+/*
+ * A directory the target made on demand, moved by a rename: the source's
+ * entries it lacks are copied (whole), and so are those of its
+ * subdirectories made on demand too.  What it has already is left to the
+ * records about it.
+ */
+static int fill_subtree(struct apply_ctx *ctx, const char *path, struct job_result *res)
+{
+        struct dirent *de;
+        struct side s = { .pfd = -1 }, t = { .pfd = -1 };
+        DIR *sd = NULL;
+        int fd, tfd = -1, r;
+
+        r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
+        if (r == 0) {
+                fd = openat(s.pfd, s.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                sd = fd >= 0 ? fdopendir(fd) : NULL;
+                if (!sd)
+                        r = missing(-errno) ? 0 : -errno;
+        }
+        if (r == 0 && sd && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0)
+                tfd = openat(t.pfd, t.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        while (r == 0 && sd && tfd >= 0 && (errno = 0, de = readdir(sd))) {
+                struct stat sst, tst;
+                char *child;
+                uint32_t flags;
+
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(sd), de->d_name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;       /* gone meanwhile: a record says where */
+                if (fstatat(tfd, de->d_name, &tst, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    (tst.st_mode & S_IFMT) != (sst.st_mode & S_IFMT))
+                        flags = JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE;
+                else if (S_ISDIR(tst.st_mode))
+                        flags = JOB_FILL;       /* if made on demand too */
+                else
+                        continue;
+                if (asprintf(&child, "%s%s%s", path, *path ? "/" : "", de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = sync_entry(ctx, child, flags, 0, res);
+                res->gone = false;      /* the job's own entry is there */
+                free(child);
+        }
+        if (sd)
+                closedir(sd);
+        if (tfd >= 0)
+                close(tfd);
+        side_close(&s);
+        side_close(&t);
+        return r;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Repair: everything beneath @path as in the source, extra target entries removed. */
 static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_result *res)
 {
         struct dirent *de;
         struct side s = { .pfd = -1 }, t = { .pfd = -1 };
         DIR *sd = NULL, *td = NULL;
+        char **seen = NULL;
+        size_t nseen = 0, cap = 0;
         int fd, r;
 
         r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
@@ -657,29 +737,61 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_resu
 
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
-                if (asprintf(&child, "%s%s%s", path, *path ? "/" : "", de->d_name) < 0) {
+                if (nseen == cap) {
+                        char **n = realloc(seen, (cap = cap ? 2 * cap : 64) * sizeof(*seen));
+
+                        if (!n) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        seen = n;
+                }
+                if (!(seen[nseen] = strdup(de->d_name)) ||
+                    asprintf(&child, "%s%s%s", path, *path ? "/" : "", de->d_name) < 0) {
+                        free(seen[nseen]);
                         r = -ENOMEM;
                         break;
                 }
+                nseen++;
                 r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, 0, res);
                 res->gone = false;      /* the job's own entry is there */
                 free(child);
         }
+        if (seen)
+                qsort(seen, nseen, sizeof(*seen), name_cmp);
         /* target entries the source does not have */
         if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
                 fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 td = fd >= 0 ? fdopendir(fd) : NULL;
                 while (td && r == 0 && (de = readdir(td))) {
+                        const char *name = de->d_name;
                         struct stat st;
+                        char *child;
 
-                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        if (!strcmp(name, ".") || !strcmp(name, ".."))
                                 continue;
-                        if (sd && fstatat(dirfd(sd), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        if (nseen && bsearch(&name, seen, nseen, sizeof(*seen), name_cmp))
+                                continue;       /* synced above */
+                        if (sd && fstatat(dirfd(sd), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                                /* made on the source since it was listed:
+                                 * synced too (the target's may be another) */
+                                if (asprintf(&child, "%s%s%s", path, *path ? "/" : "", name) < 0) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, 0,
+                                               res);
+                                res->gone = false;
+                                free(child);
                                 continue;
+                        }
                         namespace_changed(ctx);
-                        r = tree_remove(dirfd(td), de->d_name);
+                        r = tree_remove(dirfd(td), name);
                 }
         }
+        for (size_t i = 0; i < nseen; i++)
+                free(seen[i]);
+        free(seen);
         if (sd)
                 closedir(sd);
         if (td)
@@ -819,10 +931,13 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         res->created_dir = true;
                         tst = (struct stat) { .st_mode = S_IFDIR | 0700, .st_uid = (uid_t)-1, .st_gid = (gid_t)-1 };
                 }
-                if (flags & JOB_SUBTREE) {
-                        r = sync_subtree(ctx, path, res);
+                if ((flags & JOB_FILL) && !(flags & JOB_SUBTREE) && texists && !partial(&t)) {
+                        /* not made on demand, or filled already */
+                } else if (flags & (JOB_SUBTREE | JOB_FILL)) {
+                        r = flags & JOB_SUBTREE ? sync_subtree(ctx, path, res) : fill_subtree(ctx, path, res);
                         if (r < 0)
                                 break;
+                        partial_done(&t);
                         /* the walk changed the directory's times */
                         if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
                                 r = -errno;
@@ -899,7 +1014,8 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
 {
         unsigned flags = j->kind == JOB_EXCHANGE ? RENAME_EXCHANGE : 0;
         struct side a = { .pfd = -1 }, b = { .pfd = -1 };
-        struct stat st;
+        struct stat st, bst;
+        unsigned fill = 0;
         bool created;
         int r;
 
@@ -913,6 +1029,12 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
                 r = -errno;
         if (r == 0)
                 r = side_open(ctx->target_fd, j->path2, true, ctx->source_fd, &b, &created);
+        /* directories made on demand: what they lack is copied after */
+        if (r == 0 && S_ISDIR(st.st_mode) && partial(&a))
+                fill |= FILL_PATH2;
+        if (r == 0 && flags && fstatat(b.pfd, b.name, &bst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(bst.st_mode) &&
+            partial(&b))
+                fill |= FILL_PATH;
         if (r == 0 && renameat2(a.pfd, a.name, b.pfd, b.name, flags) < 0) {
                 r = -errno;
                 /* The destination on the target is not what the source's
@@ -924,6 +1046,7 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
         }
         if (r == 0) {
                 res->changed_parent = true;
+                res->fill = fill;
                 link_map_renamed(ctx->links, j->path, j->path2, flags != 0);
         } else if (missing(r) || r == -EXDEV || r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR) {
                 res->fallback = true;   /* copy the destination instead */

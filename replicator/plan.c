@@ -1050,6 +1050,12 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                         free(a);
                         free(b);
                 }
+                /* Directories the target made on demand, moved: what
+                 * they lack is copied under their new names. */
+                if (res->fill & FILL_PATH2)
+                        follow(p, j, j->path2, JOB_FILL | JOB_NOW, 0, now);
+                if (res->fill & FILL_PATH)
+                        follow(p, j, j->path, JOB_FILL | JOB_NOW, 0, now);
                 if (res->fallback) {
                         /* The target was not as the journal says (a failure
                          * earlier, or a change outside): copy instead. */

@@ -37,6 +37,8 @@ enum job_flags {
         JOB_NOW = 1 << 4,               /* do not wait for the settle time (fsync, barrier) */
         JOB_UNLINKED = 1 << 5,          /* its latest record removed the name: that explains a
                                          * source gone (its changes may live on under other names) */
+        JOB_FILL = 1 << 7,              /* a directory the target made on demand, then renamed:
+                                         * its missing entries copied (APPLY_PARTIAL_XATTR) */
         JOB_ANY_INODE = 1 << 6,         /* changes to another inode were sent here (a redirect)
                                          * than the one its records are about: the name may hold
                                          * either, whichever it holds is copied (the other's
@@ -112,6 +114,8 @@ struct job_result {
                 uint64_t ino;           /* that inode */
         } redirect[1 + JOB_ORPHANS];    /* the job's own inode, then its orphans */
         uint64_t source_ino;            /* the inode the source has under the name, 0: none */
+        unsigned fill;                  /* a rename moved directories the target made on demand:
+                                         * FILL_PATH2 (its new name), FILL_PATH (an exchange's other) */
         uint64_t bytes;
         bool copied;
 };
@@ -219,6 +223,14 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
  * from the source, never removed): the last rename carried out, on the root. */
 #define APPLY_OWN_XATTRS "trusted.mirrorfs."
 #define APPLY_RENAMED_XATTR APPLY_OWN_XATTRS "renamed"
+/* On a directory the target made on demand (the parent of an entry copied
+ * before the directory's own record was applied, or where a rename the
+ * target could not follow left none): it may lack entries whose jobs ran
+ * under other names.  A rename that moves it has its missing entries
+ * copied (JOB_FILL); a walk of it removes the mark. */
+#define APPLY_PARTIAL_XATTR APPLY_OWN_XATTRS "partial"
+#define FILL_PATH2 1u
+#define FILL_PATH 2u
 /* The sequence number of the last rename or exchange carried out on the
  * target whose root is @target_fd (0: none, or not known). */
 uint64_t apply_renamed_load(int target_fd);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "replicator-internal.h"
@@ -82,6 +83,15 @@ static int make_dir(int dirfd, const char *name, int src_root, const char *src_p
         }
         if (mkdirat(dirfd, name, 0700) < 0)
                 return -errno;
+        if (src_root >= 0) {
+                /* made on demand: it may lack entries (APPLY_PARTIAL_XATTR) */
+                int dfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                if (dfd >= 0) {
+                        (void)fsetxattr(dfd, APPLY_PARTIAL_XATTR, "1", 1, 0);
+                        close(dfd);
+                }
+        }
         /* owner before mode: chown drops setgid */
         (void)fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
         (void)fchmodat(dirfd, name, st.st_mode & 07777, 0);
