@@ -655,17 +655,25 @@ static void partial_done(const struct side *s)
         (void)lremovexattr(p, APPLY_PARTIAL_XATTR);
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
- * A directory the target made on demand, moved by a rename: the source's
- * entries it lacks are copied (whole), and so are those of its
- * subdirectories made on demand too.  What it has already is left to the
- * records about it.
+ * Repair: everything beneath @path as in the source, extra target entries
+ * removed.  With @fill (a directory the target made on demand, moved by a
+ * rename), entries the target has already are left to the records about
+ * them, but for subdirectories made on demand too, which are filled the
+ * same way.
  */
-static int fill_subtree(struct apply_ctx *ctx, const char *path, struct job_result *res)
+static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, struct job_result *res)
 {
         struct dirent *de;
         struct side s = { .pfd = -1 }, t = { .pfd = -1 };
-        DIR *sd = NULL;
+        DIR *sd = NULL, *td = NULL;
+        char **seen = NULL;
+        size_t nseen = 0, cap = 0;
         int fd, tfd = -1, r;
 
         r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
@@ -675,64 +683,11 @@ static int fill_subtree(struct apply_ctx *ctx, const char *path, struct job_resu
                 if (!sd)
                         r = missing(-errno) ? 0 : -errno;
         }
-        if (r == 0 && sd && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0)
+        if (r == 0 && sd && fill && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0)
                 tfd = openat(t.pfd, t.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        while (r == 0 && sd && tfd >= 0 && (errno = 0, de = readdir(sd))) {
-                struct stat sst, tst;
-                char *child;
-                uint32_t flags;
-
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(sd), de->d_name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;       /* gone meanwhile: a record says where */
-                if (fstatat(tfd, de->d_name, &tst, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    (tst.st_mode & S_IFMT) != (sst.st_mode & S_IFMT))
-                        flags = JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE;
-                else if (S_ISDIR(tst.st_mode))
-                        flags = JOB_FILL;       /* if made on demand too */
-                else
-                        continue;
-                if (asprintf(&child, "%s%s%s", path, *path ? "/" : "", de->d_name) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = sync_entry(ctx, child, flags, 0, res);
-                res->gone = false;      /* the job's own entry is there */
-                free(child);
-        }
-        if (sd)
-                closedir(sd);
-        if (tfd >= 0)
-                close(tfd);
-        side_close(&s);
-        side_close(&t);
-        return r;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Repair: everything beneath @path as in the source, extra target entries removed. */
-static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_result *res)
-{
-        struct dirent *de;
-        struct side s = { .pfd = -1 }, t = { .pfd = -1 };
-        DIR *sd = NULL, *td = NULL;
-        char **seen = NULL;
-        size_t nseen = 0, cap = 0;
-        int fd, r;
-
-        r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
-        if (r == 0) {
-                fd = openat(s.pfd, s.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                sd = fd >= 0 ? fdopendir(fd) : NULL;
-                if (!sd)
-                        r = missing(-errno) ? 0 : -errno;
-        }
         while (r == 0 && sd && (errno = 0, de = readdir(sd))) {
+                struct stat sst, tst;
+                uint32_t flags;
                 char *child;
 
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -753,13 +708,23 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, struct job_resu
                         break;
                 }
                 nseen++;
-                r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, 0, res);
+                flags = JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE;
+                if (fill && tfd >= 0 && fstatat(dirfd(sd), de->d_name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    fstatat(tfd, de->d_name, &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    (tst.st_mode & S_IFMT) == (sst.st_mode & S_IFMT))
+                        flags = S_ISDIR(tst.st_mode) ? JOB_FILL : 0;    /* (if made on demand too) */
+                if (flags)
+                        r = sync_entry(ctx, child, flags, 0, res);
                 res->gone = false;      /* the job's own entry is there */
                 free(child);
         }
         if (seen)
                 qsort(seen, nseen, sizeof(*seen), name_cmp);
         /* target entries the source does not have */
+        if (tfd >= 0)
+                close(tfd);
+        side_close(&t);
+        t = (struct side) { .pfd = -1 };
         if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
                 fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 td = fd >= 0 ? fdopendir(fd) : NULL;
@@ -934,7 +899,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 if ((flags & JOB_FILL) && !(flags & JOB_SUBTREE) && texists && !partial(&t)) {
                         /* not made on demand, or filled already */
                 } else if (flags & (JOB_SUBTREE | JOB_FILL)) {
-                        r = flags & JOB_SUBTREE ? sync_subtree(ctx, path, res) : fill_subtree(ctx, path, res);
+                        r = sync_subtree(ctx, path, !(flags & JOB_SUBTREE), res);
                         if (r < 0)
                                 break;
                         partial_done(&t);

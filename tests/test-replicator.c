@@ -1607,7 +1607,8 @@ END_TEST
  * A directory the target made on demand (an entry's job ran before the
  * directory's own records; another entry's job ran under another name, in
  * a storm of renames) and then renamed: what it lacks is copied under its
- * new name (the renamed directory once stayed without the entry for good).
+ * new name, what the source does not have is removed (the renamed
+ * directory once stayed without the entry for good).
  */
 START_TEST(test_directory_made_on_demand_filled_when_renamed)
 {
@@ -1632,11 +1633,14 @@ START_TEST(test_directory_made_on_demand_filled_when_renamed)
         }
         run_job(&t, "d/x", JOB_DATA | JOB_ATTR);               /* d made on demand */
         run_job(&t, "d/sub/z", JOB_DATA | JOB_ATTR);           /* d/sub too */
+        /* an entry of another directory that had the name meanwhile */
+        make_file(t.tgt, "d/stale", "not the source's");
         ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
         add_rename(p, "d", "e", ino_of(t.src, "e"), true, test_now);
         run_plan(&t, p);
         ck_assert_int_eq(faccessat(t.tgt, "e/y", F_OK, AT_SYMLINK_NOFOLLOW), 0);
         ck_assert_int_eq(faccessat(t.tgt, "e/sub/w", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(faccessat(t.tgt, "e/stale", F_OK, AT_SYMLINK_NOFOLLOW), -1);
         same_tree(&t, "e");
         ck_assert_int_eq(faccessat(t.tgt, "d", F_OK, AT_SYMLINK_NOFOLLOW), -1);
         plan_free(p);
