@@ -8,13 +8,13 @@
  * thread, and waking it costs more than copying 4 KiB (20,000 files of
  * 4 KiB: 1.15 s through the ring, 0.90 s plain, bench/drain's setup).  A
  * range that fits in one buffer is one linked read -> write pair,
- * submitted and reaped with a single system call.  A larger one keeps several chunks in
- * flight: each completed read submits its write of exactly the bytes read
- * (a short read is normal: the write never writes more than was read),
- * each completed write frees its buffer for the next read, so reading and
- * writing overlap.  Holes are skipped (SEEK_DATA/SEEK_HOLE, copy.h), and a
- * range on the same file system goes to copy_file_range() first (in-kernel
- * or reflink), as in copy-plain.c.
+ * submitted and reaped with a single system call.  A larger one keeps
+ * several chunks in flight: each completed read submits its write of
+ * exactly the bytes read (a short read is normal: the write never writes
+ * more than was read), each completed write frees its buffer for the next
+ * read, so reading and writing overlap.  Holes are skipped
+ * (SEEK_DATA/SEEK_HOLE, copy.h), and a range on the same file system goes
+ * to copy_file_range() first (in-kernel or reflink), as in copy-plain.c.
  *
  * Caveat: in the linked pair, a short read (the file shrank during the
  * copy) lets the write store stale buffer bytes; the caller notices the

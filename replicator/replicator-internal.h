@@ -37,12 +37,13 @@ enum job_flags {
         JOB_NOW = 1 << 4,               /* do not wait for the settle time (fsync, barrier) */
         JOB_UNLINKED = 1 << 5,          /* its latest record removed the name: that explains a
                                          * source gone (its changes may live on under other names) */
-        JOB_FILL = 1 << 7,              /* a directory the target made on demand, then renamed:
-                                         * its missing entries copied (APPLY_PARTIAL_XATTR) */
         JOB_ANY_INODE = 1 << 6,         /* changes to another inode were sent here (a redirect)
                                          * than the one its records are about: the name may hold
                                          * either, whichever it holds is copied (the other's
                                          * changes go on to its other names, as an orphan's) */
+        JOB_FILL = 1 << 7,              /* a directory the target made on demand, then renamed:
+                                         * what it lacks copied, what the source has not removed,
+                                         * the rest left to its records (APPLY_PARTIAL_XATTR) */
 };
 
 enum job_kind {
