@@ -674,7 +674,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
         DIR *sd = NULL, *td = NULL;
         char **seen = NULL;
         size_t nseen = 0, cap = 0;
-        int fd, tfd = -1, r;
+        int fd, r;
 
         r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
         if (r == 0) {
@@ -683,8 +683,10 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                 if (!sd)
                         r = missing(-errno) ? 0 : -errno;
         }
-        if (r == 0 && sd && fill && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0)
-                tfd = openat(t.pfd, t.name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
+                fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                td = fd >= 0 ? fdopendir(fd) : NULL;
+        }
         while (r == 0 && sd && (errno = 0, de = readdir(sd))) {
                 struct stat sst, tst;
                 uint32_t flags;
@@ -709,8 +711,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                 }
                 nseen++;
                 flags = JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE;
-                if (fill && tfd >= 0 && fstatat(dirfd(sd), de->d_name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    fstatat(tfd, de->d_name, &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                if (fill && td && fstatat(dirfd(sd), de->d_name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    fstatat(dirfd(td), de->d_name, &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
                     (tst.st_mode & S_IFMT) == (sst.st_mode & S_IFMT))
                         flags = S_ISDIR(tst.st_mode) ? JOB_FILL : 0;    /* (if made on demand too) */
                 if (flags)
@@ -721,14 +723,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
         if (seen)
                 qsort(seen, nseen, sizeof(*seen), name_cmp);
         /* target entries the source does not have */
-        if (tfd >= 0)
-                close(tfd);
-        side_close(&t);
-        t = (struct side) { .pfd = -1 };
-        if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
-                fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                td = fd >= 0 ? fdopendir(fd) : NULL;
-                while (td && r == 0 && (de = readdir(td))) {
+        if (r == 0 && td) {
+                while (r == 0 && (de = readdir(td))) {
                         const char *name = de->d_name;
                         struct stat st;
                         char *child;
@@ -896,9 +892,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         res->created_dir = true;
                         tst = (struct stat) { .st_mode = S_IFDIR | 0700, .st_uid = (uid_t)-1, .st_gid = (gid_t)-1 };
                 }
-                if ((flags & JOB_FILL) && !(flags & JOB_SUBTREE) && texists && !partial(&t)) {
-                        /* not made on demand, or filled already */
-                } else if (flags & (JOB_SUBTREE | JOB_FILL)) {
+                /* a fill only where the target made the directory on demand */
+                if ((flags & JOB_SUBTREE) || ((flags & JOB_FILL) && (!texists || partial(&t)))) {
                         r = sync_subtree(ctx, path, !(flags & JOB_SUBTREE), res);
                         if (r < 0)
                                 break;
