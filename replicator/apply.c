@@ -1049,6 +1049,13 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
                 res->fallback = true;
                 goto out;
         }
+        /* The target's existing name may hold the copy of another file:
+         * a rename over it on the source not carried out yet on the target
+         * (the names it had still hold that copy).  Not the inode to link. */
+        if (links_other_copy(ctx, j->path2, &s2, &t2)) {
+                res->fallback = true;
+                goto out;
+        }
         /* Still one inode on the source?  Otherwise the link is history:
          * copy what the new name is now. */
         if (side_open(ctx->source_fd, j->path, false, -1, &sn, NULL) < 0 ||

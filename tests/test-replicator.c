@@ -1549,6 +1549,45 @@ START_TEST(test_link_renamed_away_joins_existing_name)
 END_TEST
 
 /*
+ * A link whose existing name was renamed over on the source (by another
+ * hard-linked file) before the target carried the rename out: the target
+ * still has there the old file's copy, which its other name shares.  The
+ * link falls back to a copy (it once linked the new name to the old
+ * file's copy, which then stayed under a name of the new file's).
+ */
+START_TEST(test_link_to_a_name_not_yet_renamed_over)
+{
+        struct link_map *m;
+        struct job old = { .kind = JOB_LINK, .path = "p", .path2 = "o" };
+        struct job link = { .kind = JOB_LINK, .path = "n", .path2 = "o" };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(link_map_new(&m), 0);
+        t.ctx.links = m;
+        make_file(t.src, "o", "the old file");
+        ck_assert_int_eq(linkat(t.src, "o", t.src, "p", 0), 0);
+        run_job(&t, "o", JOB_DATA | JOB_ATTR);
+        apply_job(&t.ctx, &old, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.fallback);
+        /* x made, linked as n, renamed over o; the rename's job not run */
+        make_file(t.src, "x", "new");
+        ck_assert_int_eq(linkat(t.src, "x", t.src, "n", 0), 0);
+        ck_assert_int_eq(renameat(t.src, "x", t.src, "o"), 0);
+        link.ino = ino_of(t.src, "n");
+        apply_job(&t.ctx, &link, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);
+        ck_assert_int_eq(faccessat(t.tgt, "n", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        file_is(t.tgt, "p", "the old file");
+        t.ctx.links = link_map_free(m);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * A hard-linked file loses both names: one is removed after its attributes
  * changed, the other removed and made again as a new file.  The first job
  * sends the file's changes to the other name the target still has for it,
@@ -1735,6 +1774,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_to_stale_entry_falls_back);
         tcase_add_test(t, test_new_file_not_written_into_old_group);
         tcase_add_test(t, test_link_renamed_away_joins_existing_name);
+        tcase_add_test(t, test_link_to_a_name_not_yet_renamed_over);
         tcase_add_test(t, test_redirect_into_job_about_a_newcomer);
         tcase_add_test(t, test_directory_made_on_demand_filled_when_renamed);
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
