@@ -324,7 +324,7 @@ static bool must_hold(struct plan *p, const struct job *j, uint64_t now)
  * of @seq (wall time @time_ns).  -ENOMEM.
  */
 static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t seq, uint64_t time_ns,
-                     uint64_t ino, uint64_t now)
+                     uint64_t ino, uint64_t ino_seq, uint64_t now)
 {
         struct job *j = hash_find(p, path);
 
@@ -334,8 +334,10 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 if (!j->again_flags || seq < j->again_first_seq)
                         j->again_first_seq = seq;
                 j->again_flags |= flags;
-                if (ino)
+                if (ino) {
                         j->again_ino = ino;
+                        j->again_ino_seq = ino_seq;
+                }
                 if (seq > j->gate)
                         j->gate = seq;
                 return 0;
@@ -350,8 +352,10 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 }
                 if (seq > j->gate)
                         j->gate = seq;
-                if (ino)
+                if (ino) {
                         j->ino = ino;
+                        j->ino_seq = ino_seq;
+                }
                 if (j->state != JOB_RETRY)
                         j->ready_ns = ready_at(p, j, now);
         } else {
@@ -364,6 +368,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 j->oldest_ns = time_ns;
                 j->created_ns = now;
                 j->ino = ino;
+                j->ino_seq = ino_seq;
                 j->ready_ns = ready_at(p, j, now);
                 j->state = JOB_QUEUED;
                 list_add(&p->queued, j);
@@ -434,19 +439,22 @@ static void note_removal(struct plan *p, const char *path, bool removed)
  * to the job queued there, or to the next run of the one running there.
  */
 static int add_work(struct plan *p, const char *path, uint32_t flags, uint64_t first_seq, uint64_t oldest_ns,
-                    uint64_t gate, uint64_t ino, uint64_t now)
+                    uint64_t gate, uint64_t ino, uint64_t ino_seq, uint64_t now)
 {
         struct job *n = hash_find(p, path);
         bool newer = !n || n->gate <= first_seq;
+        bool running = n && n->state == JOB_RUNNING && n->again_ino;
         int r;
 
-        /* A job there knows better what the name holds when its records
-         * are newer (its gate is past the newest of them); when they are
-         * older (a removal, and then this link that could not be made),
-         * this work says what the name holds now. */
-        if (n && (n->ino || n->again_ino) && !newer)
+        /* A job there knows better what the name holds when the record
+         * that said so is newer than the one of @ino (record @ino_seq);
+         * when it is older (a removal, and then this link that could not
+         * be made), this work says what the name holds now.  (Its gate
+         * does not tell: a rename that moved the job there is past it, and
+         * says nothing of what the name held.) */
+        if (n && (running ? n->again_ino_seq : n->ino ? n->ino_seq : 0) > ino_seq)
                 ino = 0;
-        r = sync_path(p, path, flags, gate, oldest_ns, ino, now);
+        r = sync_path(p, path, flags, gate, oldest_ns, ino, ino_seq, now);
         if (r == 0 && n && newer && (flags & (JOB_DATA | JOB_ATTR)))
                 note_removal(p, path, false);   /* made again since */
         n = r == 0 ? hash_find(p, path) : NULL;
@@ -471,7 +479,7 @@ static int move_job(struct plan *p, struct job *j, const char *newpath, uint64_t
         int r;
 
         r = add_work(p, newpath, j->flags | j->again_flags, first, j->oldest_ns, seq + 1,
-                     j->again_ino ? j->again_ino : j->ino, now);
+                     j->again_ino ? j->again_ino : j->ino, j->again_ino ? j->again_ino_seq : j->ino_seq, now);
         j->again_flags = 0;
         j->again_ino = 0;
         j->moved = true;        /* a source gone when it looked went to the new name */
@@ -592,8 +600,10 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         if (!other->again_flags || j->first_seq < other->again_first_seq)
                                 other->again_first_seq = j->first_seq;
                         other->again_flags |= j->flags;
-                        if (j->ino)
+                        if (j->ino) {
                                 other->again_ino = j->ino;
+                                other->again_ino_seq = j->ino_seq;
+                        }
                         orphans_merge(other->again_orphan_ino, j->orphan_ino);
                         if (other->gate <= seq)
                                 other->gate = seq + 1;
@@ -612,8 +622,10 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                 orphan_add(other->orphan_ino, other->ino);
                         orphans_merge(other->orphan_ino, j->orphan_ino);        /* and those of the one moved */
                         other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
-                        if (j->ino)
+                        if (j->ino) {
                                 other->ino = j->ino;    /* what the name holds after the rename */
+                                other->ino_seq = j->ino_seq;
+                        }
                         if (other->gate <= seq)
                                 other->gate = seq + 1;
                         if (j->first_seq < other->first_seq) {
@@ -675,11 +687,13 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 moved = hash_find(p, rec->path2);
                 if (moved && rec->ino && moved->state == JOB_RUNNING) {
                         moved->again_ino = rec->ino;
+                        moved->again_ino_seq = rec->seq;
                 } else if (moved && rec->ino) {
                         if (kind == JOB_RENAME && moved->ino && moved->ino != rec->ino &&
                             (moved->flags & (JOB_DATA | JOB_ATTR)))
                                 orphan_add(moved->orphan_ino, moved->ino);       /* replaced: see rewrite() */
                         moved->ino = rec->ino;  /* what the new name holds now */
+                        moved->ino_seq = rec->seq;
                 }
         }
         b->state = JOB_BARRIER;
@@ -687,7 +701,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
         if (kind == JOB_RENAME) {
                 /* After it: the old name must match the source (gone,
                  * usually; made anew, its records say so). */
-                r = sync_path(p, rec->path, JOB_REMOVED, rec->seq + 1, rec->time_ns, 0, now);
+                r = sync_path(p, rec->path, JOB_REMOVED, rec->seq + 1, rec->time_ns, 0, 0, now);
                 if (r < 0)
                         return r;
                 if (hash_find(p, rec->path) && hash_find(p, rec->path)->first_seq > rec->seq)
@@ -763,7 +777,7 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
         }
         if (replicator_path_valid(rec->path, rec->path_len) < 0)
                 return -EINVAL;
-        r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, now);
+        r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, rec->seq, now);
         if (r == 0 && (flags & (JOB_UNLINKED | JOB_DATA | JOB_ATTR)))
                 note_removal(p, rec->path, flags & JOB_UNLINKED);
         return r;
@@ -915,7 +929,7 @@ static void follow(struct plan *p, const struct job *j, const char *path, uint32
         char *s = forward(p, path, &gate);
 
         if (s)
-                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, now);
+                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, j->first_seq, now);
         free(s);
 }
 
@@ -952,7 +966,7 @@ static void redirect(struct plan *p, const struct job *j, const char *path, uint
 
         if (!s)
                 return;
-        if (add_work(p, s, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, gate, ino, now) == 0 &&
+        if (add_work(p, s, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, gate, ino, j->first_seq, now) == 0 &&
             (n = hash_find(p, s)) && ino) {
                 bool running = n->state == JOB_RUNNING;
                 uint64_t has = running && n->again_ino ? n->again_ino : n->ino;
@@ -1076,8 +1090,10 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 j->flags = j->again_flags;
                 j->first_seq = j->again_first_seq;
                 j->again_flags = 0;
-                if (j->again_ino)
+                if (j->again_ino) {
                         j->ino = j->again_ino;
+                        j->ino_seq = j->again_ino_seq;
+                }
                 j->again_ino = 0;
                 memcpy(j->orphan_ino, j->again_orphan_ino, sizeof(j->orphan_ino));
                 memset(j->again_orphan_ino, 0, sizeof(j->again_orphan_ino));
@@ -1125,8 +1141,10 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         }
         /* Records that came meanwhile join the retry. */
         j->flags |= j->again_flags;
-        if (j->again_ino)
+        if (j->again_ino) {
                 j->ino = j->again_ino;
+                j->ino_seq = j->again_ino_seq;
+        }
         j->again_ino = 0;
         orphans_merge(j->orphan_ino, j->again_orphan_ino);
         memset(j->again_orphan_ino, 0, sizeof(j->again_orphan_ino));

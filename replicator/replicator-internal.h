@@ -85,6 +85,8 @@ struct job {
         uint64_t created_ns;            /* monotonic: when queued (max hold) */
         uint64_t ino;                   /* source inode of the latest record */
         uint64_t again_ino;             /* that of a record that came while it ran */
+        uint64_t ino_seq, again_ino_seq;        /* the record that said so (a rename moving the
+                                                 * job keeps it: it says nothing of the inode) */
         uint64_t orphan_ino[JOB_ORPHANS];       /* inodes changed under the name, then the name
                                                  * removed or renamed over: their changes go to
                                                  * another name each has, if any (links.c); 0: none */

@@ -508,6 +508,43 @@ START_TEST(test_link_fallback_after_removal)
 END_TEST
 
 /*
+ * The same, when a rename of the directory above moves the removal's job
+ * before the link falls back: the job at the new name is about the linked
+ * inode (it once kept the removed one's, found another under the name and
+ * did nothing: the rename's gate, past the link, passed for newer news).
+ */
+START_TEST(test_link_fallback_after_removal_moved)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_UNLINK, "a/n", NULL, 10, 0);
+        add(p, JOURNAL_LINK, "a/n", "x", 20, 0);
+        ck_assert_int_eq(add_dir_rename(p, "a", "z", 0), 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        ck_assert_str_eq(j->path, "a/n");
+        plan_done(p, j, &fallback, 100 * MS);
+        while ((j = next(p, 10000 * MS))) {
+                if (j->kind == JOB_SYNC && strcmp(j->path, "z/n") == 0) {
+                        ck_assert_uint_eq(j->ino, 20);
+                        ck_assert(j->flags & JOB_DATA);
+                        seen = true;
+                }
+                if (j->kind == JOB_LINK)
+                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the rename */
+                else
+                        done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * Two renames over names with pending changes: "a" over "b" (whose file
  * had its attributes changed), then "b" over "c" (the same): the job left
  * at "c" remembers both inodes that lost their names, so that their changes
@@ -1745,6 +1782,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_made_again_keeps_its_place);
         tcase_add_test(t, test_link_waits_for_work_deep_in_the_queue);
         tcase_add_test(t, test_link_fallback_after_removal);
+        tcase_add_test(t, test_link_fallback_after_removal_moved);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
