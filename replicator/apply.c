@@ -646,18 +646,18 @@ static bool partial(const struct side *s)
         return lgetxattr(p, APPLY_PARTIAL_XATTR, NULL, 0) >= 0;
 }
 
-/* Its entries are all there now. */
-static void partial_done(const struct side *s)
-{
-        char p[64 + NAME_MAX];
-
-        proc_path(s, p, sizeof(p));
-        (void)lremovexattr(p, APPLY_PARTIAL_XATTR);
-}
-
 static int name_cmp(const void *a, const void *b)
 {
         return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Is @path still the source directory @sd that was walked? */
+static bool walked_still_there(struct apply_ctx *ctx, const char *path, DIR *sd)
+{
+        struct stat a, b;
+
+        return fstat(dirfd(sd), &a) == 0 && fstatat(ctx->source_fd, path, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+               a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
 /*
@@ -666,6 +666,14 @@ static int name_cmp(const void *a, const void *b)
  * rename), entries the target has already are left to the records about
  * them, but for subdirectories made on demand too, which are filled the
  * same way.
+ *
+ * The walk goes by names: a rename on the source of the directory walked
+ * (or of one above) makes the rest of it find nothing.  The target's
+ * directory is marked partial while it is walked, and stays so when the
+ * source directory is no longer under @path at the end: res->gone, as for
+ * any job whose entry went (parked until the rename is read; the rename
+ * carried out on the target fills it, APPLY_PARTIAL_XATTR).  Otherwise the
+ * mark is removed.
  */
 static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, struct job_result *res)
 {
@@ -687,6 +695,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                 fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 td = fd >= 0 ? fdopendir(fd) : NULL;
         }
+        if (sd && td)
+                (void)fsetxattr(dirfd(td), APPLY_PARTIAL_XATTR, "1", 1, 0);
         while (r == 0 && sd && (errno = 0, de = readdir(sd))) {
                 struct stat sst, tst;
                 uint32_t flags;
@@ -750,6 +760,10 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                         r = tree_remove(dirfd(td), name);
                 }
         }
+        if (r == 0 && (!sd || !walked_still_there(ctx, path, sd)))
+                res->nothing = res->gone = true;        /* it went on the source meanwhile */
+        else if (r == 0 && sd && td)
+                (void)fremovexattr(dirfd(td), APPLY_PARTIAL_XATTR);
         for (size_t i = 0; i < nseen; i++)
                 free(seen[i]);
         free(seen);
@@ -895,9 +909,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 /* a fill only where the target made the directory on demand */
                 if ((flags & JOB_SUBTREE) || ((flags & JOB_FILL) && (!texists || partial(&t)))) {
                         r = sync_subtree(ctx, path, !(flags & JOB_SUBTREE), res);
-                        if (r < 0)
+                        if (r < 0 || res->gone)
                                 break;
-                        partial_done(&t);
                         /* the walk changed the directory's times */
                         if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
                                 r = -errno;

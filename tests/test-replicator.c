@@ -1726,15 +1726,22 @@ END_TEST
 
 /* A copier that, at its first copy, makes "b/z" on the source (a storm's
  * mkdir racing a repair walk). */
+/* A change made on the source at the first copy of a walk (race_src). */
 static int race_src = -1;
+static void (*race)(int src);
 
 static int64_t racing_copy(struct copier *c, int in, int out, uint64_t size, bool sparse)
 {
         if (race_src >= 0) {
-                make_file(race_src, "b/z", "fresh");
+                race(race_src);
                 race_src = -1;
         }
         return copier_plain.copy(c, in, out, size, sparse);
+}
+
+static void make_b_z(int src)
+{
+        make_file(src, "b/z", "fresh");
 }
 
 /*
@@ -1754,11 +1761,61 @@ START_TEST(test_walk_syncs_entry_made_after_listing)
         make_file(t.src, "b/a", "a");
         ck_assert_int_eq(mkdirat(t.tgt, "b", 0755), 0);
         make_file(t.tgt, "b/z", "stale, of an older b");
+        race = make_b_z;
         race_src = t.src;
         run_job(&t, "b", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
         ck_assert_int_eq(race_src, -1);
         file_is(t.tgt, "b/a", "a");
         file_is(t.tgt, "b/z", "fresh");
+        t.ctx.copy_ops = &copier_plain;
+        trees_free(&t);
+}
+END_TEST
+
+static void rename_p_q(int src)
+{
+        ck_assert_int_eq(renameat(src, "p", src, "q"), 0);
+}
+
+/*
+ * A repair walk of p/d; p is renamed q on the source during the walk, so
+ * that the rest of it finds nothing under p/d.  The job reports its entry
+ * gone (the planner parks it until the rename is read, then walks q/d) and
+ * the target's p/d stays marked partial meanwhile (the walk once ended as
+ * if done, and the entries it had not reached were never copied).
+ */
+START_TEST(test_walk_of_directory_renamed_meanwhile)
+{
+        struct copier_ops racing = copier_plain;
+        struct job rename = { .kind = JOB_RENAME, .path = "p", .path2 = "q", .dir = true };
+        struct job j = { .kind = JOB_SYNC, .path = "p/d", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE };
+        struct job_result res;
+        char x[512];
+        struct trees t;
+
+        trees_init(&t);
+        racing.copy = racing_copy;
+        t.ctx.copy_ops = &racing;
+        ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "p/d", 0755), 0);
+        make_file(t.src, "p/d/a", "a");
+        make_file(t.src, "p/d/b", "b");
+        make_file(t.src, "p/d/c", "c");
+        run_job(&t, "p", JOB_DATA | JOB_ATTR);
+        race = rename_p_q;
+        race_src = t.src;
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(race_src, -1);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.gone);
+        snprintf(x, sizeof(x), "%s/p/d", t.tdir);
+        ck_assert_int_ge(lgetxattr(x, APPLY_PARTIAL_XATTR, NULL, 0), 0);
+        apply_job(&t.ctx, &rename, &res);
+        ck_assert_int_eq(res.error, 0);
+        run_job(&t, "q/d", JOB_DATA | JOB_ATTR | JOB_SUBTREE);         /* the job, moved by the rename */
+        same_tree(&t, "q");
+        snprintf(x, sizeof(x), "%s/q/d", t.tdir);
+        ck_assert_int_lt(lgetxattr(x, APPLY_PARTIAL_XATTR, NULL, 0), 0);
         t.ctx.copy_ops = &copier_plain;
         trees_free(&t);
 }
@@ -1816,6 +1873,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_redirect_into_job_about_a_newcomer);
         tcase_add_test(t, test_directory_made_on_demand_filled_when_renamed);
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
+        tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
         suite_add_tcase(s, t);
         return s;
 }
