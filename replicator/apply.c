@@ -1000,6 +1000,28 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
         r = side_open(ctx->target_fd, j->path, false, -1, &a, NULL);
         if (r == 0 && fstatat(a.pfd, a.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 r = -errno;
+        if (flags && missing(r)) {
+                /* An exchange, the first name missing on the target:
+                 * the second moves to it (the half of it the target can
+                 * carry out), and the name it leaves is synced. */
+                side_close(&a);
+                r = side_open(ctx->target_fd, j->path2, false, -1, &a, NULL);
+                if (r == 0 && fstatat(a.pfd, a.name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                if (r == 0)
+                        r = side_open(ctx->target_fd, j->path, true, ctx->source_fd, &b, &created);
+                if (r == 0 && S_ISDIR(st.st_mode) && partial(&a))
+                        fill |= FILL_PATH;
+                if (r == 0 && renameat2(a.pfd, a.name, b.pfd, b.name, RENAME_NOREPLACE) < 0)
+                        r = -errno;
+                if (r == 0) {
+                        res->changed_parent = true;
+                        res->fill = fill;
+                        res->half = FILL_PATH2;
+                        link_map_renamed(ctx->links, j->path2, j->path, false);
+                }
+                goto done;
+        }
         if (r == 0)
                 r = side_open(ctx->target_fd, j->path2, true, ctx->source_fd, &b, &created);
         /* directories made on demand: what they lack is copied after */
@@ -1016,15 +1038,25 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
                 if (!flags && (r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR || r == -ENOTDIR) &&
                     tree_remove(b.pfd, b.name) == 0)
                         r = renameat2(a.pfd, a.name, b.pfd, b.name, 0) < 0 ? -errno : 0;
+                if (flags && missing(r) && renameat2(a.pfd, a.name, b.pfd, b.name, RENAME_NOREPLACE) == 0) {
+                        /* an exchange, the second name missing: the first
+                         * moves there, the name it leaves is synced */
+                        r = 0;
+                        flags = 0;
+                        fill &= ~FILL_PATH;
+                        res->half = FILL_PATH;
+                }
         }
         if (r == 0) {
                 res->changed_parent = true;
                 res->fill = fill;
                 link_map_renamed(ctx->links, j->path, j->path2, flags != 0);
-        } else if (missing(r) || r == -EXDEV || r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR) {
+        }
+done:
+        if (missing(r) || r == -EXDEV || r == -ENOTEMPTY || r == -EEXIST || r == -EISDIR) {
                 res->fallback = true;   /* copy the destination instead */
                 r = 0;
-        } else {
+        } else if (r < 0) {
                 res->what = j->kind == JOB_EXCHANGE ? "exchange" : "rename";
         }
         res->error = r;

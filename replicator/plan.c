@@ -1070,6 +1070,17 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                         follow(p, j, j->path2, JOB_FILL | JOB_NOW, 0, now);
                 if (res->fill & FILL_PATH)
                         follow(p, j, j->path, JOB_FILL | JOB_NOW, 0, now);
+                if (res->half) {
+                        /* An exchange the target carried out as a rename
+                         * (one side missing there): the name left empty
+                         * gets what the source has, as in a fallback. */
+                        uint32_t f = JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_NOW;
+
+                        if (res->half == FILL_PATH2)
+                                follow(p, j, j->path2, f, j->ino, now);
+                        else
+                                follow(p, j, j->path, f, 0, now);
+                }
                 if (res->fallback) {
                         /* The target was not as the journal says (a failure
                          * earlier, or a change outside): copy instead. */

@@ -119,6 +119,9 @@ struct job_result {
         uint64_t source_ino;            /* the inode the source has under the name, 0: none */
         unsigned fill;                  /* a rename moved directories the target made on demand:
                                          * FILL_PATH2 (its new name), FILL_PATH (an exchange's other) */
+        unsigned half;                  /* an exchange with one side missing on the target, carried
+                                         * out as a rename of the other: the name left empty
+                                         * (FILL_PATH or FILL_PATH2) is synced from the source */
         uint64_t bytes;
         bool copied;
 };

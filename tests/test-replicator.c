@@ -1772,6 +1772,47 @@ START_TEST(test_walk_syncs_entry_made_after_listing)
 }
 END_TEST
 
+/*
+ * RENAME_EXCHANGE of x and y, one of them missing on the target (its
+ * record not applied yet, or a rename the target could not follow): the
+ * other is moved to its name, as a rename, and the name it leaves is
+ * synced (the exchange once fell back to copying both names, and the
+ * directory's copy stayed under the old name until a walk got to it).
+ */
+static void half_exchange(bool first_missing)
+{
+        struct job xchg = { .kind = JOB_EXCHANGE, .path = "x", .path2 = "y" };
+        struct job_result res;
+        const char *moved = first_missing ? "y" : "x";
+        struct trees t;
+        uint64_t tino;
+
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, moved, 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, first_missing ? "y/d" : "x/d", 0755), 0);
+        make_file(t.src, first_missing ? "y/d/f" : "x/d/f", "in the directory");
+        run_job(&t, moved, JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        tino = ino_of(t.tgt, moved);
+        make_file(t.src, first_missing ? "x" : "y", "a file");  /* its record not applied */
+        ck_assert_int_eq(renameat2(t.src, "x", t.src, "y", RENAME_EXCHANGE), 0);
+        apply_job(&t.ctx, &xchg, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.fallback);
+        ck_assert_uint_eq(res.half, first_missing ? FILL_PATH2 : FILL_PATH);
+        ck_assert_uint_eq(ino_of(t.tgt, first_missing ? "x" : "y"), tino);      /* moved, not copied */
+        run_job(&t, first_missing ? "y" : "x", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        same_tree(&t, "x");
+        same_tree(&t, "y");
+        trees_free(&t);
+}
+
+START_TEST(test_exchange_with_one_side_missing)
+{
+        half_exchange(true);
+        half_exchange(false);
+}
+END_TEST
+
 static void rename_p_q(int src)
 {
         ck_assert_int_eq(renameat(src, "p", src, "q"), 0);
@@ -1874,6 +1915,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_directory_made_on_demand_filled_when_renamed);
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
         tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
+        tcase_add_test(t, test_exchange_with_one_side_missing);
         suite_add_tcase(s, t);
         return s;
 }
