@@ -51,6 +51,13 @@ struct open_count {
 };
 
 #define OPEN_BUCKETS 1024
+#define LOST_SLOTS 4096
+
+/* An inode whose name went with its changes pending (see lost_note()). */
+struct lost_changes {
+        uint64_t ino;
+        uint32_t flags;
+};
 
 struct plan {
         struct plan_config cfg;
@@ -58,6 +65,7 @@ struct plan {
         size_t hash_size, hash_count;
         struct job_list queued, held, running, retry, barriers, parked;
         struct open_count *opens[OPEN_BUCKETS];
+        struct lost_changes lost[LOST_SLOTS];   /* by inode, the newest kept on a collision */
         bool final;                     /* no record will come any more: none are parked */
 };
 
@@ -398,6 +406,39 @@ static void orphan_add(uint64_t orphans[JOB_ORPHANS], uint64_t ino)
         orphans[i] = ino;
 }
 
+/*
+ * Changes to inode @ino were pending under a name that went (removed, or
+ * renamed over).  The job there sends them to another name the target
+ * has for the inode, when links.c knows one; and the next record about the
+ * inode, under whatever name, takes them on (a file written under one
+ * name, that name removed, its other name's attributes changed: the data
+ * were once lost, the attributes alone synced).
+ */
+static void lost_note(struct plan *p, uint64_t ino, uint32_t flags)
+{
+        struct lost_changes *l = &p->lost[ino % LOST_SLOTS];
+
+        flags &= JOB_DATA | JOB_ATTR;
+        if (!ino || !flags)
+                return;
+        if (l->ino != ino)
+                *l = (struct lost_changes) { .ino = ino };
+        l->flags |= flags;
+}
+
+/* The changes lost_note() kept for @ino, taken. */
+static uint32_t lost_take(struct plan *p, uint64_t ino)
+{
+        struct lost_changes *l = &p->lost[ino % LOST_SLOTS];
+        uint32_t flags = 0;
+
+        if (ino && l->ino == ino) {
+                flags = l->flags;
+                *l = (struct lost_changes) { 0 };
+        }
+        return flags;
+}
+
 /* Add every orphan of @from to @to. */
 static void orphans_merge(uint64_t to[JOB_ORPHANS], const uint64_t from[JOB_ORPHANS])
 {
@@ -424,6 +465,7 @@ static void note_removal(struct plan *p, const char *path, bool removed)
                         orphan_add(j->again_orphan_ino, j->again_ino ? j->again_ino : j->ino);
                 else
                         orphan_add(j->orphan_ino, j->ino);
+                lost_note(p, j->state == JOB_RUNNING && j->again_ino ? j->again_ino : j->ino, *f);
         }
         if (removed)
                 *f |= JOB_UNLINKED;
@@ -615,11 +657,13 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                 other->ready_ns = ready_at(p, other, now);
                         }
                         if (!swap && other->ino && j->ino && other->ino != j->ino &&
-                            (other->flags & (JOB_DATA | JOB_ATTR)))
+                            (other->flags & (JOB_DATA | JOB_ATTR))) {
                                 /* The inode it was about lost the name to
                                  * the rename: its changes may live on under
                                  * another name it has (links.c). */
                                 orphan_add(other->orphan_ino, other->ino);
+                                lost_note(p, other->ino, other->flags);
+                        }
                         orphans_merge(other->orphan_ino, j->orphan_ino);        /* and those of the one moved */
                         other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
                         if (j->ino) {
@@ -690,8 +734,10 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                         moved->again_ino_seq = rec->seq;
                 } else if (moved && rec->ino) {
                         if (kind == JOB_RENAME && moved->ino && moved->ino != rec->ino &&
-                            (moved->flags & (JOB_DATA | JOB_ATTR)))
+                            (moved->flags & (JOB_DATA | JOB_ATTR))) {
                                 orphan_add(moved->orphan_ino, moved->ino);       /* replaced: see rewrite() */
+                                lost_note(p, moved->ino, moved->flags);
+                        }
                         moved->ino = rec->ino;  /* what the new name holds now */
                         moved->ino_seq = rec->seq;
                 }
@@ -777,6 +823,8 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
         }
         if (replicator_path_valid(rec->path, rec->path_len) < 0)
                 return -EINVAL;
+        if (flags & (JOB_DATA | JOB_ATTR))
+                flags |= lost_take(p, rec->ino);
         r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, rec->seq, now);
         if (r == 0 && (flags & (JOB_UNLINKED | JOB_DATA | JOB_ATTR)))
                 note_removal(p, rec->path, flags & JOB_UNLINKED);

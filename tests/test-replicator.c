@@ -1813,6 +1813,43 @@ START_TEST(test_exchange_with_one_side_missing)
 }
 END_TEST
 
+/*
+ * A file with two names is written under one, that name is removed, and
+ * the other's attributes change, all before the jobs run: the job of the
+ * other name copies the data too (the removed name's job had no target
+ * name to send the data to, and the attributes alone were synced over the
+ * old bytes).
+ */
+START_TEST(test_data_written_under_a_name_removed)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t ino;
+
+        seqno = 0;
+        trees_init(&t);
+        make_file(t.src, "a", "old!");
+        ino = ino_of(t.src, "a");
+        add(p, JOURNAL_CREATE, "a", NULL, ino, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "a", NULL, ino, test_now);
+        run_plan(&t, p);
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        add(p, JOURNAL_LINK, "b", "a", ino, test_now);
+        make_file(t.src, "b", "new!");                  /* same size */
+        add(p, JOURNAL_WRITE_INTENT, "b", NULL, ino, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "b", NULL, ino, test_now);
+        ck_assert_int_eq(unlinkat(t.src, "b", 0), 0);
+        add(p, JOURNAL_UNLINK, "b", NULL, ino, test_now);
+        ck_assert_int_eq(fchmodat(t.src, "a", 0600, 0), 0);
+        add(p, JOURNAL_SETATTR, "a", NULL, ino, test_now);
+        run_plan(&t, p);
+        file_is(t.tgt, "a", "new!");
+        same_entry(&t, "a");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static void rename_p_q(int src)
 {
         ck_assert_int_eq(renameat(src, "p", src, "q"), 0);
@@ -1916,6 +1953,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
         tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
         tcase_add_test(t, test_exchange_with_one_side_missing);
+        tcase_add_test(t, test_data_written_under_a_name_removed);
         suite_add_tcase(s, t);
         return s;
 }
