@@ -699,6 +699,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
 {
         bool dir = (rec->flags & JOURNAL_F_DIR) != 0;
         struct job *b, *moved;
+        uint32_t lost;
         int r;
 
         if (replicator_path_valid(rec->path, rec->path_len) < 0 ||
@@ -744,6 +745,15 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
         }
         b->state = JOB_BARRIER;
         list_add(&p->barriers, b);
+        lost = lost_take(p, rec->ino);
+        if (lost) {
+                /* changes its inode had under a name gone (lost_note()):
+                 * after the barrier, under the name that has it then */
+                r = sync_path(p, kind == JOB_LINK ? rec->path : rec->path2, lost, rec->seq + 1, rec->time_ns,
+                              rec->ino, rec->seq, now);
+                if (r < 0)
+                        return r;
+        }
         if (kind == JOB_RENAME) {
                 /* After it: the old name must match the source (gone,
                  * usually; made anew, its records say so). */

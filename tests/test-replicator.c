@@ -1815,12 +1815,12 @@ END_TEST
 
 /*
  * A file with two names is written under one, that name is removed, and
- * the other's attributes change, all before the jobs run: the job of the
- * other name copies the data too (the removed name's job had no target
+ * the other's attributes change (or it gets another name), all before the
+ * jobs run: the job of the other name copies the data too (the removed name's job had no target
  * name to send the data to, and the attributes alone were synced over the
  * old bytes).
  */
-START_TEST(test_data_written_under_a_name_removed)
+static void data_written_under_a_name_removed(bool then_linked)
 {
         struct plan *p = new_plan();
         struct trees t;
@@ -1840,13 +1840,28 @@ START_TEST(test_data_written_under_a_name_removed)
         add(p, JOURNAL_CLOSE_WRITE, "b", NULL, ino, test_now);
         ck_assert_int_eq(unlinkat(t.src, "b", 0), 0);
         add(p, JOURNAL_UNLINK, "b", NULL, ino, test_now);
-        ck_assert_int_eq(fchmodat(t.src, "a", 0600, 0), 0);
-        add(p, JOURNAL_SETATTR, "a", NULL, ino, test_now);
+        if (then_linked) {
+                ck_assert_int_eq(linkat(t.src, "a", t.src, "c", 0), 0);
+                add(p, JOURNAL_LINK, "c", "a", ino, test_now);
+        } else {
+                ck_assert_int_eq(fchmodat(t.src, "a", 0600, 0), 0);
+                add(p, JOURNAL_SETATTR, "a", NULL, ino, test_now);
+        }
         run_plan(&t, p);
         file_is(t.tgt, "a", "new!");
         same_entry(&t, "a");
+        if (then_linked) {
+                file_is(t.tgt, "c", "new!");
+                ck_assert_uint_eq(ino_of(t.tgt, "a"), ino_of(t.tgt, "c"));
+        }
         plan_free(p);
         trees_free(&t);
+}
+
+START_TEST(test_data_written_under_a_name_removed)
+{
+        data_written_under_a_name_removed(false);
+        data_written_under_a_name_removed(true);        /* the next record: a link */
 }
 END_TEST
 
