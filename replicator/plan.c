@@ -1296,18 +1296,14 @@ bool plan_caught_up(struct plan *p, uint64_t now, bool final)
                 next = j->next;
                 if (!p->final && j->parked_ns + PARK_MARGIN_NS > now)
                         continue;
-                if (j->flags & JOB_REMOVED) {
-                        /* No record says where it went: it went.  Only the
-                         * removal is left. */
-                        j->flags &= ~(JOB_DATA | JOB_ATTR | JOB_SUBTREE);
-                        set_state(p, j, JOB_QUEUED);
-                        j->ready_ns = now;
-                        queued = true;
-                        continue;
-                }
-                list_del(&p->parked, j);
-                hash_remove(p, j);
-                plan_job_free(j);
+                /* No record says where it went or what came instead: the
+                 * target gets what the source has under the name now,
+                 * whichever inode (or nothing: the name is removed). */
+                j->flags = (j->flags & JOB_SUBTREE) | JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_UNLINKED |
+                           JOB_ANY_INODE | JOB_NOW;
+                set_state(p, j, JOB_QUEUED);
+                j->ready_ns = now;
+                queued = true;
         }
         return queued;
 }

@@ -156,10 +156,11 @@ uint64_t plan_oldest_ns(const struct plan *p);
 void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying);
 /*
  * The reader has planned every record the journal held at @now_ns.  Parked
- * jobs that looked at the source well before that are finished: no record
- * explains what they saw, so there is nothing to follow (but the removal
- * of the name, when a record said it may have gone).  @final: no record
- * will ever come (--once read to its end): none are parked any more.
+ * jobs that looked at the source well before that run once more: no record
+ * explains what they saw, so there is nothing to follow, and the name gets
+ * what the source has there now, whichever inode (or is removed).  @final:
+ * no record will ever come (--once read to its end): none are parked any
+ * more.
  * Returns true when jobs were queued (workers to wake).
  */
 bool plan_caught_up(struct plan *p, uint64_t now_ns, bool final);
