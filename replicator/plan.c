@@ -327,67 +327,6 @@ static bool must_hold(struct plan *p, const struct job *j, uint64_t now)
                now < j->created_ns + p->cfg.open_hold_ns;
 }
 
-/*
- * Make sure a sync job exists for @path with @flags, standing for a record
- * of @seq (wall time @time_ns).  -ENOMEM.
- */
-static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t seq, uint64_t time_ns,
-                     uint64_t ino, uint64_t ino_seq, uint64_t now)
-{
-        struct job *j = hash_find(p, path);
-
-        if (j && j->state == JOB_RUNNING) {
-                /* It may have read the source before this change: again
-                 * after, and after every barrier older than the change. */
-                if (!j->again_flags || seq < j->again_first_seq)
-                        j->again_first_seq = seq;
-                j->again_flags |= flags;
-                if (ino) {
-                        j->again_ino = ino;
-                        j->again_ino_seq = ino_seq;
-                }
-                if (seq > j->gate)
-                        j->gate = seq;
-                return 0;
-        }
-        if (j && j->state == JOB_PARKED)
-                set_state(p, j, JOB_QUEUED);    /* a record about it: look again */
-        if (j) {
-                j->flags |= flags;
-                if (seq < j->first_seq) {
-                        j->first_seq = seq;
-                        j->oldest_ns = time_ns;
-                }
-                if (seq > j->gate)
-                        j->gate = seq;
-                if (ino) {
-                        j->ino = ino;
-                        j->ino_seq = ino_seq;
-                }
-                if (j->state != JOB_RETRY)
-                        j->ready_ns = ready_at(p, j, now);
-        } else {
-                j = job_new(JOB_SYNC, path, NULL);
-                if (!j)
-                        return -ENOMEM;
-                j->flags = flags;
-                j->first_seq = seq;
-                j->gate = seq;
-                j->oldest_ns = time_ns;
-                j->created_ns = now;
-                j->ino = ino;
-                j->ino_seq = ino_seq;
-                j->ready_ns = ready_at(p, j, now);
-                j->state = JOB_QUEUED;
-                list_add(&p->queued, j);
-                hash_insert(p, j);
-        }
-        if (j->state == JOB_QUEUED && must_hold(p, j, now))
-                set_state(p, j, JOB_HELD);
-        else if (j->state == JOB_HELD && !must_hold(p, j, now))
-                set_state(p, j, JOB_QUEUED);
-        return 0;
-}
 
 /* Remember inode @ino among a job's orphans (the oldest forgotten when full). */
 static void orphan_add(uint64_t orphans[JOB_ORPHANS], uint64_t ino)
@@ -439,11 +378,85 @@ static uint32_t lost_take(struct plan *p, uint64_t ino)
         return flags;
 }
 
+/* A job's name holds another inode than @ino, to which it had changes
+ * (@flags) pending: they may live on under another name (an orphan). */
+static void forgotten(struct plan *p, uint64_t orphans[JOB_ORPHANS], uint64_t ino, uint32_t flags)
+{
+        orphan_add(orphans, ino);
+        lost_note(p, ino, flags);
+}
+
 /* Add every orphan of @from to @to. */
 static void orphans_merge(uint64_t to[JOB_ORPHANS], const uint64_t from[JOB_ORPHANS])
 {
         for (unsigned i = 0; i < JOB_ORPHANS; i++)
                 orphan_add(to, from[i]);
+}
+
+/*
+ * Make sure a sync job exists for @path with @flags, standing for a record
+ * of @seq (wall time @time_ns).  -ENOMEM.
+ */
+static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t seq, uint64_t time_ns,
+                     uint64_t ino, uint64_t ino_seq, uint64_t now)
+{
+        struct job *j = hash_find(p, path);
+
+        if (j && j->state == JOB_RUNNING) {
+                /* It may have read the source before this change: again
+                 * after, and after every barrier older than the change. */
+                if (!j->again_flags || seq < j->again_first_seq)
+                        j->again_first_seq = seq;
+                if (ino && j->again_ino && ino != j->again_ino && (j->again_flags & (JOB_DATA | JOB_ATTR)))
+                        forgotten(p, j->again_orphan_ino, j->again_ino, j->again_flags);
+                j->again_flags |= flags;
+                if (ino) {
+                        j->again_ino = ino;
+                        j->again_ino_seq = ino_seq;
+                }
+                if (seq > j->gate)
+                        j->gate = seq;
+                return 0;
+        }
+        if (j && j->state == JOB_PARKED)
+                set_state(p, j, JOB_QUEUED);    /* a record about it: look again */
+        if (j) {
+                if (ino && j->ino && ino != j->ino && (j->flags & (JOB_DATA | JOB_ATTR)))
+                        forgotten(p, j->orphan_ino, j->ino, j->flags);
+                j->flags |= flags;
+                if (seq < j->first_seq) {
+                        j->first_seq = seq;
+                        j->oldest_ns = time_ns;
+                }
+                if (seq > j->gate)
+                        j->gate = seq;
+                if (ino) {
+                        j->ino = ino;
+                        j->ino_seq = ino_seq;
+                }
+                if (j->state != JOB_RETRY)
+                        j->ready_ns = ready_at(p, j, now);
+        } else {
+                j = job_new(JOB_SYNC, path, NULL);
+                if (!j)
+                        return -ENOMEM;
+                j->flags = flags;
+                j->first_seq = seq;
+                j->gate = seq;
+                j->oldest_ns = time_ns;
+                j->created_ns = now;
+                j->ino = ino;
+                j->ino_seq = ino_seq;
+                j->ready_ns = ready_at(p, j, now);
+                j->state = JOB_QUEUED;
+                list_add(&p->queued, j);
+                hash_insert(p, j);
+        }
+        if (j->state == JOB_QUEUED && must_hold(p, j, now))
+                set_state(p, j, JOB_HELD);
+        else if (j->state == JOB_HELD && !must_hold(p, j, now))
+                set_state(p, j, JOB_QUEUED);
+        return 0;
 }
 
 /*

@@ -586,6 +586,33 @@ START_TEST(test_orphans_survive_two_renames_over)
 END_TEST
 
 /*
+ * Changes pending for one inode under a name, then a record about another
+ * inode there with no removal between (the changes came by a redirect
+ * from another name, after the removal was planned): the first inode is
+ * kept as an orphan, its changes sent on to another name it has (they
+ * were once taken for the newcomer's, and lost).
+ */
+START_TEST(test_changes_kept_when_another_inode_comes)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+        bool kept = false;
+
+        seqno = 0;
+        add(p, JOURNAL_CLOSE_WRITE, "n", NULL, 10, 0);
+        add(p, JOURNAL_SYMLINK, "n", NULL, 20, 0);
+        j = next(p, 100 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_uint_eq(j->ino, 20);
+        for (int k = 0; k < JOB_ORPHANS; k++)
+                kept |= j->orphan_ino[k] == 10;
+        ck_assert(kept);
+        done(p, j, 100 * MS);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A name changed and removed by one file after another before its job
  * runs (a storm on a few names): every file whose changes were pending is
  * kept, so that a hard-linked one's changes reach its other name (only the
@@ -1946,6 +1973,7 @@ START_TEST(test_walk_of_directory_renamed_meanwhile)
         apply_job(&t.ctx, &rename, &res);
         ck_assert_int_eq(res.error, 0);
         run_job(&t, "q/d", JOB_DATA | JOB_ATTR | JOB_SUBTREE);         /* the job, moved by the rename */
+        run_job(&t, "q", JOB_ATTR);     /* the parent's times, after its entry was made */
         same_tree(&t, "q");
         snprintf(x, sizeof(x), "%s/q/d", t.tdir);
         ck_assert_int_lt(lgetxattr(x, APPLY_PARTIAL_XATTR, NULL, 0), 0);
@@ -1976,6 +2004,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
+        tcase_add_test(t, test_changes_kept_when_another_inode_comes);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
