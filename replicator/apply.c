@@ -1107,11 +1107,15 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
             fstatat(sn.pfd, sn.name, &s1, AT_SYMLINK_NOFOLLOW) < 0 || s1.st_ino != s2.st_ino ||
             s1.st_dev != s2.st_dev) {
                 /* The new name went on (a link to a temporary name renamed
-                 * over another: `ln -f`), and its copy will look for the
-                 * target inode of the group it joined: the existing name's,
-                 * when that is the very inode linked and its copy current
-                 * (its own job may have run when it had one name only). */
-                if ((!j->ino || s2.st_ino == j->ino) && links_current(&t2, &s2))
+                 * over another: `ln -f`, or a directory above it renamed),
+                 * and its copy will look for the target inode of the group
+                 * it joined: the existing name's, when that is the very
+                 * inode linked (its own job may have run when it had one
+                 * name only).  Its copy may be older (written to under the
+                 * new name since): the group then joins the fresher copy
+                 * (links_note()).  Not knowing the inode, only a current
+                 * copy is taken for it. */
+                if (j->ino ? s2.st_ino == j->ino : links_current(&t2, &s2))
                         (void)links_note(ctx, j->path2, te.pfd, te.name, &s2);
                 res->fallback = true;
                 goto out;

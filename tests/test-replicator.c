@@ -1622,6 +1622,41 @@ START_TEST(test_link_renamed_away_joins_existing_name)
 END_TEST
 
 /*
+ * A file copied while it had one name is linked, written to under the new
+ * name, and the new name renamed away, all before the link job runs: the
+ * link falls back, and the copy of the new name joins the existing name's
+ * copy, which gets the new data (the two names once stayed two inodes on
+ * the target, the existing one with the old data).
+ */
+START_TEST(test_link_renamed_away_after_writes_joins)
+{
+        struct link_map *m;
+        struct job link = { .kind = JOB_LINK, .path = "d6", .path2 = "b3" };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(link_map_new(&m), 0);
+        t.ctx.links = m;
+        make_file(t.src, "b3", "old");
+        run_job(&t, "b3", JOB_DATA | JOB_ATTR);        /* one name when it ran */
+        ck_assert_int_eq(linkat(t.src, "b3", t.src, "d6", 0), 0);
+        make_file(t.src, "d6", "new data");
+        ck_assert_int_eq(renameat(t.src, "d6", t.src, "n6"), 0);
+        link.ino = ino_of(t.src, "b3");
+        apply_job(&t.ctx, &link, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);
+        run_job(&t, "n6", JOB_DATA | JOB_ATTR);        /* the rename's fallback */
+        file_is(t.tgt, "b3", "new data");
+        ck_assert_uint_eq(ino_of(t.tgt, "b3"), ino_of(t.tgt, "n6"));
+        same_entry(&t, "b3");
+        t.ctx.links = link_map_free(m);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * A link whose existing name was renamed over on the source (by another
  * hard-linked file) before the target carried the rename out: the target
  * still has there the old file's copy, which its other name shares.  The
@@ -2032,6 +2067,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_new_file_not_written_into_old_group);
         tcase_add_test(t, test_link_renamed_away_joins_existing_name);
         tcase_add_test(t, test_link_to_a_name_not_yet_renamed_over);
+        tcase_add_test(t, test_link_renamed_away_after_writes_joins);
         tcase_add_test(t, test_redirect_into_job_about_a_newcomer);
         tcase_add_test(t, test_directory_made_on_demand_filled_when_renamed);
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
