@@ -17,12 +17,12 @@
 # A workload whose program is missing is skipped (TAP SKIP), not failed.
 # The storm runs in STORM_PROCS processes (default 1; the long mode: 4,
 # and a second storm with a seed from $RANDOM, or STORM_SEED=N).  Known
-# limit: a storm with a random seed still leaves the mirror different from
-# the source in about one run in eight with 4 racing processes and one in
-# twenty-five with one (measured with tests/storm-converge.sh, 60 runs
-# each: 52/60 and 58/60 equal; mostly names under directories renamed and
-# exchanged meanwhile, some hard-link groups).  The default mode runs the
-# fixed seed in one process, which passes.
+# limit: a storm with a random seed in 4 racing processes still leaves the
+# mirror different from the source in about one run in twenty (measured
+# with tests/storm-converge.sh: 38/40 and 27/30 equal; one process 40/40,
+# two 40/40; mostly a directory's entries after renames and exchanges of
+# directories by racing processes, some hard-link groups).  The default
+# mode runs the fixed seed in one process, which passes.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount-lib.sh"
