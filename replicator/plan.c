@@ -327,7 +327,6 @@ static bool must_hold(struct plan *p, const struct job *j, uint64_t now)
                now < j->created_ns + p->cfg.open_hold_ns;
 }
 
-
 /* Remember inode @ino among a job's orphans (the oldest forgotten when full). */
 static void orphan_add(uint64_t orphans[JOB_ORPHANS], uint64_t ino)
 {
@@ -475,10 +474,9 @@ static void note_removal(struct plan *p, const char *path, bool removed)
                 /* Changes to the inode under that name were waiting: the
                  * inode may live on under another name. */
                 if (j->state == JOB_RUNNING)
-                        orphan_add(j->again_orphan_ino, j->again_ino ? j->again_ino : j->ino);
+                        forgotten(p, j->again_orphan_ino, j->again_ino ? j->again_ino : j->ino, *f);
                 else
-                        orphan_add(j->orphan_ino, j->ino);
-                lost_note(p, j->state == JOB_RUNNING && j->again_ino ? j->again_ino : j->ino, *f);
+                        forgotten(p, j->orphan_ino, j->ino, *f);
         }
         if (removed)
                 *f |= JOB_UNLINKED;
@@ -674,8 +672,7 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                                 /* The inode it was about lost the name to
                                  * the rename: its changes may live on under
                                  * another name it has (links.c). */
-                                orphan_add(other->orphan_ino, other->ino);
-                                lost_note(p, other->ino, other->flags);
+                                forgotten(p, other->orphan_ino, other->ino, other->flags);
                         }
                         orphans_merge(other->orphan_ino, j->orphan_ino);        /* and those of the one moved */
                         other->flags = (other->flags & ~JOB_UNLINKED) | j->flags;
@@ -749,8 +746,8 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 } else if (moved && rec->ino) {
                         if (kind == JOB_RENAME && moved->ino && moved->ino != rec->ino &&
                             (moved->flags & (JOB_DATA | JOB_ATTR))) {
-                                orphan_add(moved->orphan_ino, moved->ino);       /* replaced: see rewrite() */
-                                lost_note(p, moved->ino, moved->flags);
+                                /* replaced: see rewrite() */
+                                forgotten(p, moved->orphan_ino, moved->ino, moved->flags);
                         }
                         moved->ino = rec->ino;  /* what the new name holds now */
                         moved->ino_seq = rec->seq;
