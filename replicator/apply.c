@@ -656,7 +656,8 @@ static bool walked_still_there(struct apply_ctx *ctx, const char *path, DIR *sd)
 {
         struct stat a, b;
 
-        return fstat(dirfd(sd), &a) == 0 && fstatat(ctx->source_fd, path, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+        return fstat(dirfd(sd), &a) == 0 &&
+               fstatat(ctx->source_fd, path, &b, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH)) == 0 &&
                a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
