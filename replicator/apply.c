@@ -896,7 +896,21 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
-        case S_IFDIR:
+        case S_IFDIR: {
+                uint64_t marked;
+                int m = texists ? tree_marked_ino(t.pfd, t.name, &marked) : -ENODATA;
+
+                if (m == 0 && marked != sst.st_ino) {
+                        /* The target has another directory's copy under the
+                         * name (APPLY_INO_XATTR): the source went on, and a
+                         * record not read yet says how.  With none left to
+                         * come, or in a walk, it is walked into the source's. */
+                        if (!(flags & (JOB_ANY_INODE | JOB_SUBTREE | JOB_FILL))) {
+                                res->nothing = res->gone = true;
+                                break;
+                        }
+                        flags |= JOB_SUBTREE;
+                }
                 if (!texists) {
                         if (mkdirat(t.pfd, t.name, 0700) < 0) {
                                 r = -errno;
@@ -907,11 +921,18 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         res->created_dir = true;
                         tst = (struct stat) { .st_mode = S_IFDIR | 0700, .st_uid = (uid_t)-1, .st_gid = (gid_t)-1 };
                 }
+                /* the mark: on a new one, or where the records say it is
+                 * this inode (a target made before marks); after the walk
+                 * on another's copy */
+                if (!texists || (m == -ENODATA && ino == sst.st_ino))
+                        (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
                 /* a fill only where the target made the directory on demand */
                 if ((flags & JOB_SUBTREE) || ((flags & JOB_FILL) && (!texists || partial(&t)))) {
                         r = sync_subtree(ctx, path, !(flags & JOB_SUBTREE), res);
                         if (r < 0 || res->gone)
                                 break;
+                        if (m == 0 && marked != sst.st_ino)
+                                (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
                         /* the walk changed the directory's times */
                         if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
                                 r = -errno;
@@ -921,6 +942,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 }
                 r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
+        }
         case S_IFLNK: {
                 char tlink[PATH_MAX + 1];
 

@@ -183,6 +183,10 @@ int tree_open_parent(int root, const char *path, bool create, int src_root,
                      const char **ret_name, int *ret_fd, bool *ret_created);
 /* Remove @name in @dirfd, and everything beneath when it is a directory. */
 int tree_remove(int dfd, const char *name);
+/* Mark target directory @name in @dirfd as the copy of source inode @ino
+ * (APPLY_INO_XATTR); the mark read back: -ENODATA when there is none. */
+int tree_mark_ino(int dirfd, const char *name, uint64_t ino);
+int tree_marked_ino(int dirfd, const char *name, uint64_t *ret);
 /* The path of an entry, for messages: "a/b" */
 const char *tree_basename(const char *path);
 
@@ -236,6 +240,11 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
  * under other names.  A rename that moves it has its missing entries
  * copied (JOB_FILL); a walk of it removes the mark. */
 #define APPLY_PARTIAL_XATTR APPLY_OWN_XATTRS "partial"
+/* On every directory the target makes: the source inode it is the copy of
+ * (decimal).  A job that finds the source directory under the name to be
+ * another inode waits for the record that explains it (a rename not read
+ * yet); when none does, it walks the directory into the source's. */
+#define APPLY_INO_XATTR APPLY_OWN_XATTRS "ino"
 #define FILL_PATH2 1u
 #define FILL_PATH 2u
 /* The sequence number of the last rename or exchange carried out on the

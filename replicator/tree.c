@@ -17,8 +17,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -67,6 +69,30 @@ const char *tree_basename(const char *path)
         return slash ? slash + 1 : path;
 }
 
+int tree_mark_ino(int dirfd, const char *name, uint64_t ino)
+{
+        char p[64 + NAME_MAX], buf[24];
+        int n = snprintf(buf, sizeof(buf), "%" PRIu64, ino);
+
+        snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+        return lsetxattr(p, APPLY_INO_XATTR, buf, (size_t)n, 0) < 0 ? -errno : 0;
+}
+
+int tree_marked_ino(int dirfd, const char *name, uint64_t *ret)
+{
+        char p[64 + NAME_MAX], buf[24], *end;
+        ssize_t n;
+
+        snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+        n = lgetxattr(p, APPLY_INO_XATTR, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        errno = 0;
+        *ret = strtoull(buf, &end, 10);
+        return errno || end == buf || *end ? -EINVAL : 0;
+}
+
 /* Make directory @name in @dirfd like the source directory @src_path. */
 static int make_dir(int dirfd, const char *name, int src_root, const char *src_path)
 {
@@ -92,6 +118,8 @@ static int make_dir(int dirfd, const char *name, int src_root, const char *src_p
                         close(dfd);
                 }
         }
+        if (st.st_ino)
+                (void)tree_mark_ino(dirfd, name, st.st_ino);
         /* owner before mode: chown drops setgid */
         (void)fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
         (void)fchmodat(dirfd, name, st.st_mode & 07777, 0);
