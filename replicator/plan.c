@@ -1089,6 +1089,8 @@ static bool link_again(struct plan *p, const struct job *j, uint64_t now)
 
 void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint64_t now)
 {
+        bool handed_off = res->redirect[0].path != NULL;
+
         assert(j->state == JOB_RUNNING);
         /* The work it leaves is added while it still counts as running: work
          * that the pending renames bring back to its own name is then its
@@ -1185,10 +1187,12 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 return;
         }
         if (res->gone && (j->flags & (JOB_DATA | JOB_ATTR)) && !(j->flags & JOB_UNLINKED) && !j->moved &&
-            !p->final) {
+            !handed_off && !p->final) {
                 /* The source moved on before we looked: a record not read
                  * yet says where to (see JOB_PARKED).  Not when a removal
-                 * explains it. */
+                 * explains it, nor when its inode's changes went to another
+                 * name it has (redirect[0]; waiting for it there, a job on
+                 * that name in it brought it back, again and again). */
                 j->parked_ns = now;
                 j->state = JOB_PARKED;
                 list_add(&p->parked, j);

@@ -586,6 +586,41 @@ START_TEST(test_orphans_survive_two_renames_over)
 END_TEST
 
 /*
+ * A job whose inode left its name and lives on under another the target
+ * has (redirect[0]) is not parked: it once waited there, the job of the
+ * other name (beneath it: mv x t; mkdir x; mv t x/n2) changed its parent
+ * and so woke it, it sent its changes there again, and so on for ever
+ * (sync timed out).
+ */
+START_TEST(test_job_handed_off_not_parked)
+{
+        struct plan *p = new_plan();
+        struct job_result res = { .gone = true, .nothing = true };
+        struct job_result child = { .changed_parent = true };
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, 10, 0);
+        j = next(p, 100 * MS);
+        ck_assert_str_eq(j->path, "x");
+        res.redirect[0].path = strdup("x/n2");
+        res.redirect[0].ino = 10;
+        plan_done(p, j, &res, 100 * MS);
+        j = next(p, 200 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "x/n2");
+        plan_done(p, j, &child, 200 * MS);
+        j = next(p, 1000 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "x");         /* its times: the directory x is now */
+        ck_assert_uint_eq(j->ino, 0);
+        done(p, j, 1000 * MS);
+        ck_assert(plan_empty(p));
+        plan_free(p);
+}
+END_TEST
+
+/*
  * Changes pending for one inode under a name, then a record about another
  * inode there with no removal between (the changes came by a redirect
  * from another name, after the removal was planned): the first inode is
@@ -2075,6 +2110,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
         tcase_add_test(t, test_changes_kept_when_another_inode_comes);
+        tcase_add_test(t, test_job_handed_off_not_parked);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
