@@ -205,7 +205,7 @@ static int target_open(struct apply_ctx *ctx, const char *path, bool create, str
 /* "/proc/self/fd/PARENT/NAME": a path the l*xattr() calls take without following NAME. */
 static void proc_path(const struct side *s, char *buf, size_t size)
 {
-        snprintf(buf, size, "/proc/self/fd/%d/%s", s->pfd, s->name);
+        tree_proc_path(s->pfd, s->name, buf, size);
 }
 
 static bool missing(int err)
@@ -327,7 +327,7 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 static int sync_attrs(const struct side *s, const struct side *t, const struct stat *sst,
                       const struct stat *tst, struct job_result *res)
 {
-        char spath[64 + NAME_MAX], tpath[64 + NAME_MAX];
+        char spath[TREE_PROC_PATH_MAX], tpath[TREE_PROC_PATH_MAX];
         bool chowned = false;
         int r;
 
@@ -582,7 +582,7 @@ static int make_special(struct apply_ctx *ctx, const struct side *s, const struc
 {
         struct timespec ts[2] = { sst->st_atim, sst->st_mtim };
         struct side tmp_side = *t;
-        char tmp[NAME_MAX + 1], spath[64 + NAME_MAX], tpath[64 + NAME_MAX];
+        char tmp[NAME_MAX + 1], spath[TREE_PROC_PATH_MAX], tpath[TREE_PROC_PATH_MAX];
         int r;
 
         tmp_name(t, tmp, sizeof(tmp));
@@ -640,7 +640,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
 /* Is target entry @s a directory made on demand (APPLY_PARTIAL_XATTR)? */
 static bool partial(const struct side *s)
 {
-        char p[64 + NAME_MAX];
+        char p[TREE_PROC_PATH_MAX];
 
         proc_path(s, p, sizeof(p));
         return lgetxattr(p, APPLY_PARTIAL_XATTR, NULL, 0) >= 0;
@@ -899,8 +899,9 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
         case S_IFDIR: {
                 uint64_t marked;
                 int m = texists ? tree_marked_ino(t.pfd, t.name, &marked) : -ENODATA;
+                bool other = m == 0 && marked != sst.st_ino;
 
-                if (m == 0 && marked != sst.st_ino) {
+                if (other) {
                         /* The target has another directory's copy under the
                          * name (APPLY_INO_XATTR): the source went on, and a
                          * record not read yet says how.  With none left to
@@ -931,7 +932,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         r = sync_subtree(ctx, path, !(flags & JOB_SUBTREE), res);
                         if (r < 0 || res->gone)
                                 break;
-                        if (m == 0 && marked != sst.st_ino)
+                        if (other)
                                 (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
                         /* the walk changed the directory's times */
                         if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {

@@ -183,6 +183,10 @@ int tree_open_parent(int root, const char *path, bool create, int src_root,
                      const char **ret_name, int *ret_fd, bool *ret_created);
 /* Remove @name in @dirfd, and everything beneath when it is a directory. */
 int tree_remove(int dfd, const char *name);
+/* "/proc/self/fd/DIRFD/NAME": a path the l*xattr() calls take without
+ * following NAME (a buffer of TREE_PROC_PATH_MAX). */
+#define TREE_PROC_PATH_MAX (64 + NAME_MAX)
+void tree_proc_path(int dirfd, const char *name, char *buf, size_t size);
 /* Mark target directory @name in @dirfd as the copy of source inode @ino
  * (APPLY_INO_XATTR); the mark read back: -ENODATA when there is none. */
 int tree_mark_ino(int dirfd, const char *name, uint64_t ino);

@@ -69,21 +69,26 @@ const char *tree_basename(const char *path)
         return slash ? slash + 1 : path;
 }
 
+void tree_proc_path(int dirfd, const char *name, char *buf, size_t size)
+{
+        snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
+}
+
 int tree_mark_ino(int dirfd, const char *name, uint64_t ino)
 {
-        char p[64 + NAME_MAX], buf[24];
+        char p[TREE_PROC_PATH_MAX], buf[24];
         int n = snprintf(buf, sizeof(buf), "%" PRIu64, ino);
 
-        snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+        tree_proc_path(dirfd, name, p, sizeof(p));
         return lsetxattr(p, APPLY_INO_XATTR, buf, (size_t)n, 0) < 0 ? -errno : 0;
 }
 
 int tree_marked_ino(int dirfd, const char *name, uint64_t *ret)
 {
-        char p[64 + NAME_MAX], buf[24], *end;
+        char p[TREE_PROC_PATH_MAX], buf[24], *end;
         ssize_t n;
 
-        snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+        tree_proc_path(dirfd, name, p, sizeof(p));
         n = lgetxattr(p, APPLY_INO_XATTR, buf, sizeof(buf) - 1);
         if (n < 0)
                 return -errno;

@@ -835,8 +835,16 @@ static void trees_init(struct trees *t)
         ck_assert_int_eq(copier_plain.new(&t->ctx.copier), 0);
 }
 
+/* With the map of hard-linked names (links.c); trees_free() frees it. */
+static void trees_links(struct trees *t)
+{
+        ck_assert_int_eq(link_map_new(&t->ctx.links), 0);
+}
+
 static void trees_free(struct trees *t)
 {
+        if (t->ctx.links)
+                t->ctx.links = link_map_free(t->ctx.links);
         apply_ctx_release(&t->ctx);
         copier_plain.free(t->ctx.copier);
         close(t->src);
@@ -1374,15 +1382,13 @@ static void run_job(struct trees *t, const char *path, uint32_t flags)
  */
 START_TEST(test_joined_name_copies_new_data)
 {
-        struct link_map *m;
         struct trees t;
         struct timespec ts[2] = { { 1000000000, 5 }, { 1000000000, 5 } };
         char buf[16] = "";
         int fd;
 
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "a", "old!");
         ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
         run_job(&t, "a", JOB_DATA | JOB_ATTR);
@@ -1398,7 +1404,6 @@ START_TEST(test_joined_name_copies_new_data)
         same_entry(&t, "a");
         same_entry(&t, "b");
         ck_assert_uint_eq(ino_of(t.tgt, "a"), ino_of(t.tgt, "b"));
-        t.ctx.links = link_map_free(m);
         trees_free(&t);
 }
 END_TEST
@@ -1436,7 +1441,6 @@ END_TEST
 START_TEST(test_data_of_a_name_renamed_over)
 {
         struct plan *p = new_plan();
-        struct link_map *m;
         struct trees t;
         char buf[16] = "";
         uint64_t x, y;
@@ -1444,8 +1448,7 @@ START_TEST(test_data_of_a_name_renamed_over)
 
         seqno = 0;
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "f", "v1");
         ck_assert_int_eq(linkat(t.src, "f", t.src, "g", 0), 0);
         x = ino_of(t.src, "f");
@@ -1467,7 +1470,6 @@ START_TEST(test_data_of_a_name_renamed_over)
         ck_assert_str_eq(buf, "version2");
         same_entry(&t, "f");
         same_entry(&t, "g");
-        t.ctx.links = link_map_free(m);
         plan_free(p);
         trees_free(&t);
 }
@@ -1587,14 +1589,12 @@ static void file_is(int dirfd, const char *path, const char *want)
  */
 START_TEST(test_new_file_not_written_into_old_group)
 {
-        struct link_map *m;
         struct job link = { .kind = JOB_LINK, .path = "o2", .path2 = "o1" };
         struct job_result res;
         struct trees t;
 
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "o1", "old!");
         ck_assert_int_eq(linkat(t.src, "o1", t.src, "o2", 0), 0);
         run_job(&t, "o1", JOB_DATA | JOB_ATTR);
@@ -1608,7 +1608,6 @@ START_TEST(test_new_file_not_written_into_old_group)
         run_job(&t, "o1", JOB_DATA | JOB_ATTR);
         file_is(t.tgt, "o1", "new data");
         file_is(t.tgt, "o2", "old!");
-        t.ctx.links = link_map_free(m);
         trees_free(&t);
 }
 END_TEST
@@ -1623,15 +1622,13 @@ END_TEST
  */
 START_TEST(test_link_renamed_away_joins_existing_name)
 {
-        struct link_map *m;
         struct job link = { .kind = JOB_LINK, .path = "Cu1", .path2 = "cfg" };
         struct job rename = { .kind = JOB_RENAME, .path = "Cu1", .path2 = "cfg.link" };
         struct job_result res;
         struct trees t;
 
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "cfg.link", "the old one");
         run_job(&t, "cfg.link", JOB_DATA | JOB_ATTR);
         make_file(t.src, "cfg", "saved!");
@@ -1651,7 +1648,6 @@ START_TEST(test_link_renamed_away_joins_existing_name)
         same_entry(&t, "cfg");
         same_entry(&t, "cfg.link");
         ck_assert_uint_eq(ino_of(t.tgt, "cfg"), ino_of(t.tgt, "cfg.link"));
-        t.ctx.links = link_map_free(m);
         trees_free(&t);
 }
 END_TEST
@@ -1665,14 +1661,12 @@ END_TEST
  */
 START_TEST(test_link_renamed_away_after_writes_joins)
 {
-        struct link_map *m;
         struct job link = { .kind = JOB_LINK, .path = "d6", .path2 = "b3" };
         struct job_result res;
         struct trees t;
 
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "b3", "old");
         run_job(&t, "b3", JOB_DATA | JOB_ATTR);        /* one name when it ran */
         ck_assert_int_eq(linkat(t.src, "b3", t.src, "d6", 0), 0);
@@ -1686,7 +1680,6 @@ START_TEST(test_link_renamed_away_after_writes_joins)
         file_is(t.tgt, "b3", "new data");
         ck_assert_uint_eq(ino_of(t.tgt, "b3"), ino_of(t.tgt, "n6"));
         same_entry(&t, "b3");
-        t.ctx.links = link_map_free(m);
         trees_free(&t);
 }
 END_TEST
@@ -1700,15 +1693,13 @@ END_TEST
  */
 START_TEST(test_link_to_a_name_not_yet_renamed_over)
 {
-        struct link_map *m;
         struct job old = { .kind = JOB_LINK, .path = "p", .path2 = "o" };
         struct job link = { .kind = JOB_LINK, .path = "n", .path2 = "o" };
         struct job_result res;
         struct trees t;
 
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "o", "the old file");
         ck_assert_int_eq(linkat(t.src, "o", t.src, "p", 0), 0);
         run_job(&t, "o", JOB_DATA | JOB_ATTR);
@@ -1725,7 +1716,6 @@ START_TEST(test_link_to_a_name_not_yet_renamed_over)
         ck_assert(res.fallback);
         ck_assert_int_eq(faccessat(t.tgt, "n", F_OK, AT_SYMLINK_NOFOLLOW), -1);
         file_is(t.tgt, "p", "the old file");
-        t.ctx.links = link_map_free(m);
         trees_free(&t);
 }
 END_TEST
@@ -1741,7 +1731,6 @@ END_TEST
 START_TEST(test_redirect_into_job_about_a_newcomer)
 {
         struct plan *p = new_plan();
-        struct link_map *m;
         struct trees t;
         uint64_t r, x;
         int keep;
@@ -1749,8 +1738,7 @@ START_TEST(test_redirect_into_job_about_a_newcomer)
         seqno = 0;
         test_now = 0;
         trees_init(&t);
-        ck_assert_int_eq(link_map_new(&m), 0);
-        t.ctx.links = m;
+        trees_links(&t);
         make_file(t.src, "a", "the old file");
         ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
         r = ino_of(t.src, "a");
@@ -1779,7 +1767,6 @@ START_TEST(test_redirect_into_job_about_a_newcomer)
         file_is(t.tgt, "b", "a new one");
         same_entry(&t, "b");
         close(keep);
-        t.ctx.links = link_map_free(m);
         plan_free(p);
         trees_free(&t);
 }
