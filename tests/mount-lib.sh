@@ -53,14 +53,21 @@ mfs_init() {
 # mfs_mount SRC MNT OPTS [EXTRA ARGS]: start mirrorfs in the foreground
 # (background job), wait until the mount is there.  Sets MFS_PID.
 mfs_mount() {
-        local src=$1 mnt=$2 opts=$3 i
+        local src=$1 mnt=$2 opts=$3 i real dev
         shift 3
         "$MFS_BIN" "$src" "$mnt" -f -o "$opts" "$@" >>"$MFS_TMP/daemon.log" 2>&1 &
         MFS_PID=$!
         MFS_PIDS+=("$MFS_PID")
         MFS_MOUNTS+=("$mnt")
+        real=$(realpath "$mnt")
         for i in $(seq 200); do
-                if mountpoint -q "$mnt" && grep -q " $(realpath "$mnt") fuse.mirrorfs " /proc/mounts; then
+                # Listed, and then a stat that reaches the new mount: the
+                # kernel holds it until the daemon has answered INIT, and
+                # the daemon serves only once it is all up (control socket
+                # included).  `mountpoint -q` alone is not enough: its stat
+                # may come before the mount, its look at mountinfo after.
+                if grep -q " $real fuse.mirrorfs " /proc/mounts && dev=$(stat -c %d "$real" 2>/dev/null) &&
+                    [ "$dev" != "$(stat -c %d "$(dirname "$real")")" ]; then
                         return 0
                 fi
                 if ! kill -0 "$MFS_PID" 2>/dev/null; then

@@ -114,6 +114,10 @@ settle_and_compare() {     # WHAT SRC TGT SOCKET
         local what=$1 out
         if ! out=$("$CTL" --socket "$4" sync --timeout 120 2>&1); then
                 not_ok "$what: sync after the restart: $out"
+                # what the daemons said (a crash after the restart shows here)
+                kill -0 "$MFS_PID" 2>/dev/null || echo "# the mount daemon (pid $MFS_PID) is not running"
+                tail -n 5 "$T/daemon.log" 2>/dev/null | sed 's/^/# daemon.log: /'
+                tail -n 5 "$T/repl.log" 2>/dev/null | sed 's/^/# repl.log: /'
                 "$CTL" --socket "$4" dead-letters 2>&1 | head -n 10 | sed 's/^/# /'
                 "$CTL" --socket "$4" status 2>&1 | grep -E "last error|retr|queued" | sed 's/^/# /'
                 return 1
