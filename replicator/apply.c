@@ -777,6 +777,20 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
         return r;
 }
 
+/*
+ * A job for attributes only finds the source file's mtime other than its
+ * copy's: unless its records set the times, the file was written, and the
+ * record of that write was about a name the job never saw (one removed
+ * or renamed over before it was carried out, with no other name known).
+ * Setting the source's times over the old bytes would make the copy look
+ * current: the contents are copied too.
+ */
+static bool written_unseen(uint32_t flags, const struct stat *sst, const struct stat *tst)
+{
+        return !(flags & JOB_TIMES) && (sst->st_mtim.tv_sec != tst->st_mtim.tv_sec ||
+                                        sst->st_mtim.tv_nsec != tst->st_mtim.tv_nsec);
+}
+
 /* @ino: the source inode the job's records were about (0: unknown). */
 static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res)
 {
@@ -891,7 +905,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                 /* Joined or not, the contents are copied when the records
                  * say they changed: the inode joined may have the source's
                  * times (a job on another name set them) and old bytes. */
-                if (!texists || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)))
+                if (!texists || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)) ||
+                    written_unseen(flags, &sst, &tst))
                         r = copy_file(ctx, path, &s, &t, &tst, texists, res);
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);

@@ -136,7 +136,7 @@ static bool related(const char *a, const char *b)
 
 static bool attr_only(const struct job *j)
 {
-        return j->kind == JOB_SYNC && !(j->flags & ~(JOB_ATTR | JOB_NOW));
+        return j->kind == JOB_SYNC && !(j->flags & ~(JOB_ATTR | JOB_TIMES | JOB_NOW));
 }
 
 /* Jobs that may not run at the same time. */
@@ -823,7 +823,8 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
                 flags = JOB_DATA | JOB_ATTR;
                 break;
         case JOURNAL_SETATTR:
-                flags = JOB_ATTR | ((rec->aux & JOURNAL_SET_SIZE) ? JOB_DATA : 0);
+                flags = JOB_ATTR | ((rec->aux & JOURNAL_SET_SIZE) ? JOB_DATA : 0) |
+                        ((rec->aux & JOURNAL_SET_MTIME) ? JOB_TIMES : 0);
                 break;
         case JOURNAL_SETXATTR:
         case JOURNAL_REMOVEXATTR:
@@ -942,6 +943,10 @@ struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
                 }
                 if (blocked(p, j))
                         continue;       /* woken when a job finishes */
+                /* Changes its inode had under a name gone since it was
+                 * queued (lost_note()): this name has the inode too. */
+                if (j->kind == JOB_SYNC && (j->flags & (JOB_DATA | JOB_ATTR)))
+                        j->flags |= lost_take(p, j->ino);
                 set_state(p, j, JOB_RUNNING);
                 *ret_wake = now;
                 return j;

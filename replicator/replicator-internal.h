@@ -44,6 +44,9 @@ enum job_flags {
         JOB_FILL = 1 << 7,              /* a directory the target made on demand, then renamed:
                                          * what it lacks copied, what the source has not removed,
                                          * the rest left to its records (APPLY_PARTIAL_XATTR) */
+        JOB_TIMES = 1 << 8,             /* its records set the times (utimens): a file whose source
+                                         * mtime differs from the target's need not have been
+                                         * written (see sync_entry()) */
 };
 
 enum job_kind {

@@ -68,6 +68,17 @@ static void add_rename(struct plan *p, const char *from, const char *to, uint64_
         ck_assert_int_eq(plan_add(p, &rec, now), 0);
 }
 
+static void add_setattr(struct plan *p, const char *path, uint64_t ino, uint32_t mask, uint64_t now)
+{
+        struct journal_record rec = {
+                .type = JOURNAL_SETATTR, .seq = ++seqno, .path = path, .path2 = "", .ino = ino, .aux = mask,
+                .path_len = (uint16_t)strlen(path),
+        };
+
+        rec.time_ns = rec.seq;
+        ck_assert_int_eq(plan_add(p, &rec, now), 0);
+}
+
 static void done(struct plan *p, struct job *j, uint64_t now)
 {
         struct job_result res = { 0 };
@@ -1959,6 +1970,76 @@ START_TEST(test_data_written_under_a_name_removed)
 END_TEST
 
 /*
+ * Data written under a name renamed over before its job ran, no other name
+ * of the file known to links.c (the file had one name when it was copied;
+ * the link job fell back): a job queued earlier for its other name takes
+ * the changes on when it runs.  A racing storm once left such a file with
+ * old bytes and the source's mtime: the job for a utimens on the other
+ * name ran after the rename was read, and set the times alone.
+ */
+START_TEST(test_lost_changes_taken_by_a_job_queued_before)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t x, y;
+
+        seqno = 0;
+        trees_init(&t);
+        make_file(t.src, "a", "old!");
+        x = ino_of(t.src, "a");
+        add(p, JOURNAL_CREATE, "a", NULL, x, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "a", NULL, x, test_now);
+        run_plan(&t, p);
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        add(p, JOURNAL_LINK, "b", "a", x, test_now);
+        set_mtime(t.src, "a", 1000000000);
+        add_setattr(p, "a", x, JOURNAL_SET_ATIME | JOURNAL_SET_MTIME, test_now);
+        make_file(t.src, "b", "new!");                  /* same size */
+        add(p, JOURNAL_WRITE_INTENT, "b", NULL, x, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "b", NULL, x, test_now);
+        make_file(t.src, "c", "other");
+        y = ino_of(t.src, "c");
+        add(p, JOURNAL_CREATE, "c", NULL, y, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "c", NULL, y, test_now);
+        ck_assert_int_eq(renameat(t.src, "c", t.src, "b"), 0);
+        add_rename(p, "c", "b", y, false, test_now);
+        run_plan(&t, p);
+        file_is(t.tgt, "a", "new!");
+        same_entry(&t, "a");
+        file_is(t.tgt, "b", "other");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
+ * A job for attributes only on a file whose source mtime is not its copy's
+ * copies the contents too, unless its records set the times (then the
+ * copy stays: a touch does not copy the file again).
+ */
+START_TEST(test_attributes_job_copies_unseen_write)
+{
+        struct trees t;
+        uint64_t before;
+
+        trees_init(&t);
+        make_file(t.src, "a", "old!");
+        set_mtime(t.src, "a", 1000000000);
+        run_job(&t, "a", JOB_DATA | JOB_ATTR);
+        make_file(t.src, "a", "new!");                  /* same size, mtime now */
+        run_job(&t, "a", JOB_ATTR);
+        file_is(t.tgt, "a", "new!");
+        same_entry(&t, "a");
+        before = ino_of(t.tgt, "a");
+        set_mtime(t.src, "a", 1100000000);
+        run_job(&t, "a", JOB_ATTR | JOB_TIMES);
+        same_entry(&t, "a");
+        ck_assert_uint_eq(ino_of(t.tgt, "a"), before);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * A job whose name holds another inode than the one its records were
  * about, with no record left to explain it (the planner lost track: a
  * racing 4-process storm once left a file's copy where the source had a
@@ -2132,6 +2213,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_data_written_under_a_name_removed);
+        tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
+        tcase_add_test(t, test_attributes_job_copies_unseen_write);
         tcase_add_test(t, test_unexplained_inode_synced_when_caught_up);
         tcase_add_test(t, test_directory_of_another_inode_walked);
         suite_add_tcase(s, t);
