@@ -1054,7 +1054,8 @@ static void redirect(struct plan *p, const struct job *j, const char *path, uint
                 } else {
                         n->ino = ino;
                 }
-                note_removal(p, s, false);      /* it has that name */
+                /* No record of the name: a removal of it read since stays
+                 * (add_work() drops one older than the changes). */
         }
         free(s);
 }

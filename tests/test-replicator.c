@@ -2013,6 +2013,61 @@ START_TEST(test_lost_changes_taken_by_a_job_queued_before)
 END_TEST
 
 /*
+ * Changes redirected from a removed name to another name of the file
+ * (links.c) are no record of that name: removed before or after them in
+ * the journal, it is removed on the target.  The redirect once cleared the name's removal
+ * (JOB_UNLINKED); its job, handing the changes on to a third name, ended
+ * without removing it, and the target kept a name the source had not.
+ */
+static void redirect_keeps_removal(bool y_first)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        struct stat st;
+        uint64_t x;
+
+        seqno = 0;
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "x", "old!");
+        x = ino_of(t.src, "x");
+        add(p, JOURNAL_CREATE, "x", NULL, x, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, x, test_now);
+        ck_assert_int_eq(linkat(t.src, "x", t.src, "z", 0), 0);
+        add(p, JOURNAL_LINK, "z", "x", x, test_now);
+        ck_assert_int_eq(linkat(t.src, "x", t.src, "y", 0), 0);
+        add(p, JOURNAL_LINK, "y", "x", x, test_now);
+        run_plan(&t, p);
+        if (y_first) {
+                ck_assert_int_eq(unlinkat(t.src, "y", 0), 0);
+                add(p, JOURNAL_UNLINK, "y", NULL, x, test_now);
+        }
+        make_file(t.src, "x", "new!");
+        add(p, JOURNAL_WRITE_INTENT, "x", NULL, x, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, x, test_now);
+        ck_assert_int_eq(unlinkat(t.src, "x", 0), 0);
+        add(p, JOURNAL_UNLINK, "x", NULL, x, test_now);
+        if (!y_first) {
+                ck_assert_int_eq(unlinkat(t.src, "y", 0), 0);
+                add(p, JOURNAL_UNLINK, "y", NULL, x, test_now);
+        }
+        run_plan(&t, p);
+        ck_assert_int_eq(fstatat(t.tgt, "x", &st, AT_SYMLINK_NOFOLLOW), -1);
+        ck_assert_int_eq(fstatat(t.tgt, "y", &st, AT_SYMLINK_NOFOLLOW), -1);
+        file_is(t.tgt, "z", "new!");
+        same_entry(&t, "z");
+        plan_free(p);
+        trees_free(&t);
+}
+
+START_TEST(test_redirect_keeps_a_removal)
+{
+        redirect_keeps_removal(false);  /* y removed after x's changes */
+        redirect_keeps_removal(true);   /* and before */
+}
+END_TEST
+
+/*
  * A job for attributes only on a file whose source mtime is not its copy's
  * copies the contents too, unless its records set the times (then the
  * copy stays: a touch does not copy the file again).
@@ -2215,6 +2270,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
         tcase_add_test(t, test_attributes_job_copies_unseen_write);
+        tcase_add_test(t, test_redirect_keeps_a_removal);
         tcase_add_test(t, test_unexplained_inode_synced_when_caught_up);
         tcase_add_test(t, test_directory_of_another_inode_walked);
         suite_add_tcase(s, t);
