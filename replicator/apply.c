@@ -487,6 +487,15 @@ static bool unchanged(const struct stat *a, const struct stat *b)
                same_time(&a->st_ctim, &b->st_ctim);
 }
 
+/* Is target entry @t marked as the copy of another source inode than @ino
+ * (APPLY_INO_XATTR)?  Unmarked (made by an older version) is not. */
+static bool marked_other(const struct side *t, uint64_t ino)
+{
+        uint64_t marked;
+
+        return tree_marked_ino(t->pfd, t->name, &marked) == 0 && marked != ino;
+}
+
 static int copy_file(struct apply_ctx *ctx, const char *path, const struct side *s, const struct side *t,
                      const struct stat *tst, bool texists, struct job_result *res)
 {
@@ -519,7 +528,7 @@ static int copy_file(struct apply_ctx *ctx, const char *path, const struct side 
                  * source inode's copy (the name was that inode's before:
                  * its other names keep their bytes). */
                 inplace = texists && S_ISREG(tst->st_mode) && tst->st_nlink > 1 && a.st_nlink > 1 &&
-                          !links_other_copy(ctx, path, &a, tst);
+                          !links_other_copy(ctx, path, &a, tst) && !marked_other(t, a.st_ino);
                 if (inplace) {
                         out = openat(t->pfd, t->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
                         if (out < 0 || ftruncate(out, 0) < 0) {
@@ -535,6 +544,7 @@ static int copy_file(struct apply_ctx *ctx, const char *path, const struct side 
                                 res->what = "create temporary file";
                                 break;
                         }
+                        (void)tree_mark_ino_fd(out, a.st_ino);
                 }
                 /* holes only where the source has fewer blocks than bytes */
                 sparse = (uint64_t)a.st_blocks * 512 < (uint64_t)a.st_size;
@@ -1135,8 +1145,9 @@ static void apply_link(struct apply_ctx *ctx, const struct job *j, struct job_re
         }
         /* The target's existing name may hold the copy of another file:
          * a rename over it on the source not carried out yet on the target
-         * (the names it had still hold that copy).  Not the inode to link. */
-        if (links_other_copy(ctx, j->path2, &s2, &t2)) {
+         * (the names it had still hold that copy; links.c knows it, or its
+         * mark says so).  Not the inode to link. */
+        if (links_other_copy(ctx, j->path2, &s2, &t2) || marked_other(&te, s2.st_ino)) {
                 res->fallback = true;
                 goto out;
         }

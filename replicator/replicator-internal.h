@@ -190,9 +190,11 @@ int tree_remove(int dfd, const char *name);
  * following NAME (a buffer of TREE_PROC_PATH_MAX). */
 #define TREE_PROC_PATH_MAX (64 + NAME_MAX)
 void tree_proc_path(int dirfd, const char *name, char *buf, size_t size);
-/* Mark target directory @name in @dirfd as the copy of source inode @ino
- * (APPLY_INO_XATTR); the mark read back: -ENODATA when there is none. */
+/* Mark target entry @name in @dirfd (or open file @fd) as the copy of
+ * source inode @ino (APPLY_INO_XATTR); the mark read back: -ENODATA when
+ * there is none. */
 int tree_mark_ino(int dirfd, const char *name, uint64_t ino);
+int tree_mark_ino_fd(int fd, uint64_t ino);
 int tree_marked_ino(int dirfd, const char *name, uint64_t *ret);
 /* The path of an entry, for messages: "a/b" */
 const char *tree_basename(const char *path);
@@ -247,10 +249,14 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
  * under other names.  A rename that moves it has its missing entries
  * copied (JOB_FILL); a walk of it removes the mark. */
 #define APPLY_PARTIAL_XATTR APPLY_OWN_XATTRS "partial"
-/* On every directory the target makes: the source inode it is the copy of
- * (decimal).  A job that finds the source directory under the name to be
- * another inode waits for the record that explains it (a rename not read
- * yet); when none does, it walks the directory into the source's. */
+/* On every directory and regular file the target makes: the source inode
+ * it is the copy of (decimal).  A job that finds the source directory under
+ * the name to be another inode waits for the record that explains it (a
+ * rename not read yet); when none does, it walks the directory into the
+ * source's.  A file's copy marked as another inode's is never linked to
+ * (a link record) nor written in place (a hard-linked file's data): the
+ * target has there another file's copy, kept by a rename not carried out
+ * yet, and its other names keep it. */
 #define APPLY_INO_XATTR APPLY_OWN_XATTRS "ino"
 #define FILL_PATH2 1u
 #define FILL_PATH 2u

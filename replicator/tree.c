@@ -83,6 +83,14 @@ int tree_mark_ino(int dirfd, const char *name, uint64_t ino)
         return lsetxattr(p, APPLY_INO_XATTR, buf, (size_t)n, 0) < 0 ? -errno : 0;
 }
 
+int tree_mark_ino_fd(int fd, uint64_t ino)
+{
+        char buf[24];
+        int n = snprintf(buf, sizeof(buf), "%" PRIu64, ino);
+
+        return fsetxattr(fd, APPLY_INO_XATTR, buf, (size_t)n, 0) < 0 ? -errno : 0;
+}
+
 int tree_marked_ino(int dirfd, const char *name, uint64_t *ret)
 {
         char p[TREE_PROC_PATH_MAX], buf[24], *end;

@@ -1732,6 +1732,63 @@ START_TEST(test_link_to_a_name_not_yet_renamed_over)
 END_TEST
 
 /*
+ * The same with the old file of one name, so links.c never noted it: the
+ * copy's mark (APPLY_INO_XATTR) says whose it is, and the link falls back
+ * to a copy.  A racing storm once linked two names of a new file to
+ * another file's copy.
+ */
+START_TEST(test_link_to_an_unnoted_copy_of_another_file)
+{
+        struct job link = { .kind = JOB_LINK, .path = "n", .path2 = "o" };
+        struct job_result res;
+        struct stat st;
+        struct trees t;
+
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "o", "the old file");
+        run_job(&t, "o", JOB_DATA | JOB_ATTR);
+        make_file(t.src, "x", "new");
+        ck_assert_int_eq(linkat(t.src, "x", t.src, "n", 0), 0);
+        ck_assert_int_eq(renameat(t.src, "x", t.src, "o"), 0);
+        link.ino = ino_of(t.src, "n");
+        apply_job(&t.ctx, &link, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.fallback);
+        ck_assert_int_eq(faccessat(t.tgt, "n", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        ck_assert_int_eq(fstatat(t.tgt, "o", &st, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_uint_eq(st.st_nlink, 1);
+        file_is(t.tgt, "o", "the old file");
+        trees_free(&t);
+}
+END_TEST
+
+/*
+ * A name of a hard-linked copy, the copy marked as another file's, now
+ * holds a new hard-linked file on the source: its data go to a new inode,
+ * not into the old copy its other name shares (not noted in links.c: a
+ * restart forgets).
+ */
+START_TEST(test_marked_copy_of_another_file_not_written_in_place)
+{
+        struct trees t;
+
+        trees_init(&t);
+        make_file(t.src, "p", "xxxx");
+        run_job(&t, "p", JOB_DATA | JOB_ATTR);
+        ck_assert_int_eq(linkat(t.tgt, "p", t.tgt, "q", 0), 0);        /* q: the old file's other name */
+        make_file(t.src, "y", "yyyy");                  /* another inode number */
+        ck_assert_int_eq(linkat(t.src, "y", t.src, "r", 0), 0);
+        ck_assert_int_eq(renameat(t.src, "y", t.src, "p"), 0);
+        run_job(&t, "p", JOB_DATA | JOB_ATTR);
+        file_is(t.tgt, "p", "yyyy");
+        file_is(t.tgt, "q", "xxxx");
+        same_entry(&t, "p");
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * A hard-linked file loses both names: one is removed after its attributes
  * changed, the other removed and made again as a new file.  The first job
  * sends the file's changes to the other name the target still has for it,
@@ -2261,6 +2318,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_new_file_not_written_into_old_group);
         tcase_add_test(t, test_link_renamed_away_joins_existing_name);
         tcase_add_test(t, test_link_to_a_name_not_yet_renamed_over);
+        tcase_add_test(t, test_link_to_an_unnoted_copy_of_another_file);
+        tcase_add_test(t, test_marked_copy_of_another_file_not_written_in_place);
         tcase_add_test(t, test_link_renamed_away_after_writes_joins);
         tcase_add_test(t, test_redirect_into_job_about_a_newcomer);
         tcase_add_test(t, test_directory_made_on_demand_filled_when_renamed);
