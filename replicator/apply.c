@@ -813,11 +813,14 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
         r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
         if (r == 0 && fstatat(s.pfd, s.name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
                 r = -errno;
-        if ((r == 0 && ino && sst.st_ino != ino) || missing(r)) {
+        if ((r == 0 && ino && sst.st_ino != ino) || (missing(r) && (flags & JOB_UNLINKED))) {
                 /* The inode the records were about has gone from the name
-                 * (renamed or removed; the records of a newcomer follow).
-                 * If it lives on under a name the target has (links.c),
-                 * its changes go there. */
+                 * (renamed over, or removed; the records of a newcomer
+                 * follow).  If it lives on under a name the target has
+                 * (links.c), its changes go there.  Not for a name gone
+                 * with no removal read: a rename not read yet takes the job
+                 * to the inode's new name (the name links.c knows may hold
+                 * an older copy of it). */
                 if (ino && (flags & (JOB_DATA | JOB_ATTR))) {
                         res->redirect[0].path = links_other_name(ctx, ino, path);
                         res->redirect[0].ino = ino;

@@ -2125,6 +2125,67 @@ START_TEST(test_redirect_keeps_a_removal)
 END_TEST
 
 /*
+ * A job whose source name is gone with no record of a removal (a rename
+ * not read yet) waits for that record, even when links.c knows another
+ * name of the inode: that name may hold an older copy (the file was copied
+ * anew under this name after the other was removed), and the change sent
+ * there never reached the copy the rename then moved.  A racing storm once
+ * left a file without the xattr set on it.
+ */
+START_TEST(test_moved_source_waits_rather_than_redirects)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        char path[PATH_MAX], buf[8];
+        struct job *j;
+        uint64_t x, wake;
+
+        seqno = 0;
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "f", "one");
+        x = ino_of(t.src, "f");
+        add(p, JOURNAL_CREATE, "f", NULL, x, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "f", NULL, x, test_now);
+        ck_assert_int_eq(linkat(t.src, "f", t.src, "g", 0), 0);
+        add(p, JOURNAL_LINK, "g", "f", x, test_now);
+        run_plan(&t, p);                                /* f, g: one target inode, noted */
+        ck_assert_int_eq(unlinkat(t.src, "g", 0), 0);
+        make_file(t.src, "f", "two");
+        run_job(&t, "f", JOB_DATA | JOB_ATTR);          /* f: a new target inode; g: the old */
+        snprintf(path, sizeof(path), "%s/f", t.sdir);
+        if (lsetxattr(path, "user.x", "1", 1, 0) < 0) {
+                fprintf(stderr, "# skipped: no user xattrs in %s\n", t.sdir);
+                goto out;
+        }
+        add(p, JOURNAL_SETXATTR, "f", NULL, x, test_now);
+        ck_assert_int_eq(renameat(t.src, "f", t.src, "h"), 0);
+        test_now += 100 * MS;
+        j = plan_next(p, test_now, &wake);              /* runs before the rename is read */
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "f");
+        {
+                struct job_result res;
+
+                apply_job(&t.ctx, j, &res);
+                ck_assert_int_eq(res.error, 0);
+                plan_done(p, j, &res, test_now);
+        }
+        add_rename(p, "f", "h", x, false, test_now);
+        add(p, JOURNAL_UNLINK, "g", NULL, x, test_now);
+        run_plan(&t, p);
+        snprintf(path, sizeof(path), "%s/h", t.tdir);
+        ck_assert_int_eq(lgetxattr(path, "user.x", buf, sizeof(buf)), 1);
+        file_is(t.tgt, "h", "two");
+        same_entry(&t, "h");
+        ck_assert_int_eq(faccessat(t.tgt, "g", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+out:
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * A job for attributes only on a file whose source mtime is not its copy's
  * copies the contents too, unless its records set the times (then the
  * copy stays: a touch does not copy the file again).
@@ -2330,6 +2391,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
         tcase_add_test(t, test_attributes_job_copies_unseen_write);
         tcase_add_test(t, test_redirect_keeps_a_removal);
+        tcase_add_test(t, test_moved_source_waits_rather_than_redirects);
         tcase_add_test(t, test_unexplained_inode_synced_when_caught_up);
         tcase_add_test(t, test_directory_of_another_inode_walked);
         suite_add_tcase(s, t);
