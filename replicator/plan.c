@@ -890,6 +890,17 @@ static struct job *link_waits(struct plan *p, const struct job *b)
         return j;
 }
 
+/* Hand @j to a worker. */
+static struct job *dispatch(struct plan *p, struct job *j)
+{
+        /* Changes its inode had under a name gone since it was queued
+         * (lost_note()): this name has the inode too. */
+        if (j->kind == JOB_SYNC && (j->flags & (JOB_DATA | JOB_ATTR)))
+                j->flags |= lost_take(p, j->ino);
+        set_state(p, j, JOB_RUNNING);
+        return j;
+}
+
 struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
 {
         uint64_t wake = UINT64_MAX;
@@ -915,9 +926,8 @@ struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
                         if (w && w->state == JOB_QUEUED && w->ready_ns <= now && !blocked(p, w))
                                 j = w;
                         if (!w || j == w) {
-                                set_state(p, j, JOB_RUNNING);
                                 *ret_wake = now;
-                                return j;
+                                return dispatch(p, j);
                         }
                 }
         }
@@ -943,13 +953,8 @@ struct job *plan_next(struct plan *p, uint64_t now, uint64_t *ret_wake)
                 }
                 if (blocked(p, j))
                         continue;       /* woken when a job finishes */
-                /* Changes its inode had under a name gone since it was
-                 * queued (lost_note()): this name has the inode too. */
-                if (j->kind == JOB_SYNC && (j->flags & (JOB_DATA | JOB_ATTR)))
-                        j->flags |= lost_take(p, j->ino);
-                set_state(p, j, JOB_RUNNING);
                 *ret_wake = now;
-                return j;
+                return dispatch(p, j);
         }
         if (j)
                 wake = now;             /* more to scan */

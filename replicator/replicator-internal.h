@@ -46,7 +46,7 @@ enum job_flags {
                                          * the rest left to its records (APPLY_PARTIAL_XATTR) */
         JOB_TIMES = 1 << 8,             /* its records set the times (utimens): a file whose source
                                          * mtime differs from the target's need not have been
-                                         * written (see sync_entry()) */
+                                         * written (see written_unseen() in apply.c) */
 };
 
 enum job_kind {

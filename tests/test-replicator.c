@@ -1698,25 +1698,32 @@ END_TEST
 /*
  * A link whose existing name was renamed over on the source (by another
  * hard-linked file) before the target carried the rename out: the target
- * still has there the old file's copy, which its other name shares.  The
- * link falls back to a copy (it once linked the new name to the old
- * file's copy, which then stayed under a name of the new file's).
+ * still has there the old file's copy.  The link falls back to a copy (it
+ * once linked the new name to the old file's copy, which then stayed under
+ * a name of the new file's).  Known to be another file's copy by links.c
+ * (the old file has another name, @noted), or by the copy's mark
+ * (APPLY_INO_XATTR; a racing storm once linked two names of a new file to
+ * a single-named file's copy).
  */
-START_TEST(test_link_to_a_name_not_yet_renamed_over)
+static void link_to_a_name_renamed_over(bool noted)
 {
         struct job old = { .kind = JOB_LINK, .path = "p", .path2 = "o" };
         struct job link = { .kind = JOB_LINK, .path = "n", .path2 = "o" };
         struct job_result res;
+        struct stat st;
         struct trees t;
 
         trees_init(&t);
         trees_links(&t);
         make_file(t.src, "o", "the old file");
-        ck_assert_int_eq(linkat(t.src, "o", t.src, "p", 0), 0);
+        if (noted)
+                ck_assert_int_eq(linkat(t.src, "o", t.src, "p", 0), 0);
         run_job(&t, "o", JOB_DATA | JOB_ATTR);
-        apply_job(&t.ctx, &old, &res);
-        ck_assert_int_eq(res.error, 0);
-        ck_assert(!res.fallback);
+        if (noted) {
+                apply_job(&t.ctx, &old, &res);
+                ck_assert_int_eq(res.error, 0);
+                ck_assert(!res.fallback);
+        }
         /* x made, linked as n, renamed over o; the rename's job not run */
         make_file(t.src, "x", "new");
         ck_assert_int_eq(linkat(t.src, "x", t.src, "n", 0), 0);
@@ -1726,40 +1733,18 @@ START_TEST(test_link_to_a_name_not_yet_renamed_over)
         ck_assert_int_eq(res.error, 0);
         ck_assert(res.fallback);
         ck_assert_int_eq(faccessat(t.tgt, "n", F_OK, AT_SYMLINK_NOFOLLOW), -1);
-        file_is(t.tgt, "p", "the old file");
+        ck_assert_int_eq(fstatat(t.tgt, "o", &st, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_uint_eq(st.st_nlink, noted ? 2 : 1);
+        file_is(t.tgt, "o", "the old file");
+        if (noted)
+                file_is(t.tgt, "p", "the old file");
         trees_free(&t);
 }
-END_TEST
 
-/*
- * The same with the old file of one name, so links.c never noted it: the
- * copy's mark (APPLY_INO_XATTR) says whose it is, and the link falls back
- * to a copy.  A racing storm once linked two names of a new file to
- * another file's copy.
- */
-START_TEST(test_link_to_an_unnoted_copy_of_another_file)
+START_TEST(test_link_to_a_name_not_yet_renamed_over)
 {
-        struct job link = { .kind = JOB_LINK, .path = "n", .path2 = "o" };
-        struct job_result res;
-        struct stat st;
-        struct trees t;
-
-        trees_init(&t);
-        trees_links(&t);
-        make_file(t.src, "o", "the old file");
-        run_job(&t, "o", JOB_DATA | JOB_ATTR);
-        make_file(t.src, "x", "new");
-        ck_assert_int_eq(linkat(t.src, "x", t.src, "n", 0), 0);
-        ck_assert_int_eq(renameat(t.src, "x", t.src, "o"), 0);
-        link.ino = ino_of(t.src, "n");
-        apply_job(&t.ctx, &link, &res);
-        ck_assert_int_eq(res.error, 0);
-        ck_assert(res.fallback);
-        ck_assert_int_eq(faccessat(t.tgt, "n", F_OK, AT_SYMLINK_NOFOLLOW), -1);
-        ck_assert_int_eq(fstatat(t.tgt, "o", &st, AT_SYMLINK_NOFOLLOW), 0);
-        ck_assert_uint_eq(st.st_nlink, 1);
-        file_is(t.tgt, "o", "the old file");
-        trees_free(&t);
+        link_to_a_name_renamed_over(true);
+        link_to_a_name_renamed_over(false);
 }
 END_TEST
 
@@ -1981,6 +1966,27 @@ END_TEST
  * name to send the data to, and the attributes alone were synced over the
  * old bytes).
  */
+/* @name made with @data on the source, its records planned and mirrored:
+ * its source inode. */
+static uint64_t mirrored_file(struct trees *t, struct plan *p, const char *name, const char *data)
+{
+        uint64_t ino;
+
+        make_file(t->src, name, data);
+        ino = ino_of(t->src, name);
+        add(p, JOURNAL_CREATE, name, NULL, ino, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, name, NULL, ino, test_now);
+        run_plan(t, p);
+        return ino;
+}
+
+/* @name made on the source a hard link to @existing (inode @ino), its record planned. */
+static void linked(struct trees *t, struct plan *p, const char *name, const char *existing, uint64_t ino)
+{
+        ck_assert_int_eq(linkat(t->src, existing, t->src, name, 0), 0);
+        add(p, JOURNAL_LINK, name, existing, ino, test_now);
+}
+
 static void data_written_under_a_name_removed(bool then_linked)
 {
         struct plan *p = new_plan();
@@ -1989,21 +1995,15 @@ static void data_written_under_a_name_removed(bool then_linked)
 
         seqno = 0;
         trees_init(&t);
-        make_file(t.src, "a", "old!");
-        ino = ino_of(t.src, "a");
-        add(p, JOURNAL_CREATE, "a", NULL, ino, test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "a", NULL, ino, test_now);
-        run_plan(&t, p);
-        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
-        add(p, JOURNAL_LINK, "b", "a", ino, test_now);
+        ino = mirrored_file(&t, p, "a", "old!");
+        linked(&t, p, "b", "a", ino);
         make_file(t.src, "b", "new!");                  /* same size */
         add(p, JOURNAL_WRITE_INTENT, "b", NULL, ino, test_now);
         add(p, JOURNAL_CLOSE_WRITE, "b", NULL, ino, test_now);
         ck_assert_int_eq(unlinkat(t.src, "b", 0), 0);
         add(p, JOURNAL_UNLINK, "b", NULL, ino, test_now);
         if (then_linked) {
-                ck_assert_int_eq(linkat(t.src, "a", t.src, "c", 0), 0);
-                add(p, JOURNAL_LINK, "c", "a", ino, test_now);
+                linked(&t, p, "c", "a", ino);
         } else {
                 ck_assert_int_eq(fchmodat(t.src, "a", 0600, 0), 0);
                 add(p, JOURNAL_SETATTR, "a", NULL, ino, test_now);
@@ -2042,13 +2042,8 @@ START_TEST(test_lost_changes_taken_by_a_job_queued_before)
 
         seqno = 0;
         trees_init(&t);
-        make_file(t.src, "a", "old!");
-        x = ino_of(t.src, "a");
-        add(p, JOURNAL_CREATE, "a", NULL, x, test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "a", NULL, x, test_now);
-        run_plan(&t, p);
-        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
-        add(p, JOURNAL_LINK, "b", "a", x, test_now);
+        x = mirrored_file(&t, p, "a", "old!");
+        linked(&t, p, "b", "a", x);
         set_mtime(t.src, "a", 1000000000);
         add_setattr(p, "a", x, JOURNAL_SET_ATIME | JOURNAL_SET_MTIME, test_now);
         make_file(t.src, "b", "new!");                  /* same size */
@@ -2086,14 +2081,9 @@ static void redirect_keeps_removal(bool y_first)
         seqno = 0;
         trees_init(&t);
         trees_links(&t);
-        make_file(t.src, "x", "old!");
-        x = ino_of(t.src, "x");
-        add(p, JOURNAL_CREATE, "x", NULL, x, test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "x", NULL, x, test_now);
-        ck_assert_int_eq(linkat(t.src, "x", t.src, "z", 0), 0);
-        add(p, JOURNAL_LINK, "z", "x", x, test_now);
-        ck_assert_int_eq(linkat(t.src, "x", t.src, "y", 0), 0);
-        add(p, JOURNAL_LINK, "y", "x", x, test_now);
+        x = mirrored_file(&t, p, "x", "old!");
+        linked(&t, p, "z", "x", x);
+        linked(&t, p, "y", "x", x);
         run_plan(&t, p);
         if (y_first) {
                 ck_assert_int_eq(unlinkat(t.src, "y", 0), 0);
@@ -2143,12 +2133,8 @@ START_TEST(test_moved_source_waits_rather_than_redirects)
         seqno = 0;
         trees_init(&t);
         trees_links(&t);
-        make_file(t.src, "f", "one");
-        x = ino_of(t.src, "f");
-        add(p, JOURNAL_CREATE, "f", NULL, x, test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "f", NULL, x, test_now);
-        ck_assert_int_eq(linkat(t.src, "f", t.src, "g", 0), 0);
-        add(p, JOURNAL_LINK, "g", "f", x, test_now);
+        x = mirrored_file(&t, p, "f", "one");
+        linked(&t, p, "g", "f", x);
         run_plan(&t, p);                                /* f, g: one target inode, noted */
         ck_assert_int_eq(unlinkat(t.src, "g", 0), 0);
         make_file(t.src, "f", "two");
@@ -2379,7 +2365,6 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_new_file_not_written_into_old_group);
         tcase_add_test(t, test_link_renamed_away_joins_existing_name);
         tcase_add_test(t, test_link_to_a_name_not_yet_renamed_over);
-        tcase_add_test(t, test_link_to_an_unnoted_copy_of_another_file);
         tcase_add_test(t, test_marked_copy_of_another_file_not_written_in_place);
         tcase_add_test(t, test_link_renamed_away_after_writes_joins);
         tcase_add_test(t, test_redirect_into_job_about_a_newcomer);
