@@ -647,15 +647,6 @@ static int read_link(const struct side *s, char *buf, size_t size)
 
 static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res);
 
-/* Mark target directory @s as one that may lack entries (APPLY_PARTIAL_XATTR). */
-static void mark_partial(const struct side *s)
-{
-        char p[TREE_PROC_PATH_MAX];
-
-        proc_path(s, p, sizeof(p));
-        (void)lsetxattr(p, APPLY_PARTIAL_XATTR, "1", 1, 0);
-}
-
 /* Is target entry @s a directory made on demand (APPLY_PARTIAL_XATTR)? */
 static bool partial(const struct side *s)
 {
@@ -958,12 +949,6 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         res->changed_parent = true;
                         res->created_dir = true;
                         tst = (struct stat) { .st_mode = S_IFDIR | 0700, .st_uid = (uid_t)-1, .st_gid = (gid_t)-1 };
-                        /* Its entries may have been copied under its earlier
-                         * names (a walk above removed that copy: the source
-                         * had renamed it on before the target did): partial
-                         * until walked, which a rename of it does (JOB_FILL). */
-                        if (!(flags & JOB_SUBTREE))
-                                mark_partial(&t);
                 }
                 /* the mark: on a new one, or where the records say it is
                  * this inode (a target made before marks); after the walk

@@ -2172,33 +2172,6 @@ out:
 END_TEST
 
 /*
- * A directory a job has to make, whose entries were copied under its
- * earlier names (a walk of an ancestor removed that copy, the source
- * having renamed it on before the target did): made partial, so that the
- * rename that then moves it fills it.  A racing storm once left such a
- * directory empty on the target for good.
- */
-START_TEST(test_directory_made_again_filled_when_renamed)
-{
-        struct plan *p = new_plan();
-        struct trees t;
-
-        seqno = 0;
-        trees_init(&t);
-        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
-        make_file(t.src, "d/f", "entry");
-        run_job(&t, "d", JOB_DATA | JOB_ATTR);          /* its own job, no walk: d/f not copied */
-        ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
-        ck_assert_int_eq(add_dir_rename(p, "d", "e", test_now), 0);
-        run_plan(&t, p);
-        file_is(t.tgt, "e/f", "entry");
-        same_tree(&t, "e");
-        plan_free(p);
-        trees_free(&t);
-}
-END_TEST
-
-/*
  * A job for attributes only on a file whose source mtime is not its copy's
  * copies the contents too, unless its records set the times (then the
  * copy stays: a touch does not copy the file again).
@@ -2404,7 +2377,6 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_attributes_job_copies_unseen_write);
         tcase_add_test(t, test_redirect_keeps_a_removal);
         tcase_add_test(t, test_moved_source_waits_rather_than_redirects);
-        tcase_add_test(t, test_directory_made_again_filled_when_renamed);
         tcase_add_test(t, test_unexplained_inode_synced_when_caught_up);
         tcase_add_test(t, test_directory_of_another_inode_walked);
         suite_add_tcase(s, t);
