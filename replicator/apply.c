@@ -797,8 +797,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
  */
 static bool written_unseen(uint32_t flags, const struct stat *sst, const struct stat *tst)
 {
-        return !(flags & JOB_TIMES) && (sst->st_mtim.tv_sec != tst->st_mtim.tv_sec ||
-                                        sst->st_mtim.tv_nsec != tst->st_mtim.tv_nsec);
+        return !(flags & JOB_TIMES) && !same_time(&sst->st_mtim, &tst->st_mtim);
 }
 
 /* @ino: the source inode the job's records were about (0: unknown). */
