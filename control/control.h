@@ -50,7 +50,8 @@ struct ctl_status {
         uint64_t head_seq, synced_seq, journal_bytes, journal_segments, record_errors, commit_p99_us;
         uint64_t journal_held;          /* records held in memory: the journal's file system refuses writes */
         int journal_error;              /* the journal's last write or sync error (-errno), 0 */
-        uint64_t applied_seq, oldest_pending_ns, queued, in_flight, workers;
+        uint64_t applied_seq, read_seq, oldest_pending_ns, queued, in_flight, workers;
+        uint64_t queued_held, queued_barriers, queued_parked;   /* of the queued (struct replicator_stats) */
         uint64_t files_copied, bytes_copied, renames, links, retries, waiting_retry, dead_letters, events_lost;
         int last_error;
         const char *last_error_path;

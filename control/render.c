@@ -90,6 +90,10 @@ void ctl_render_status_json(FILE *f, const struct ctl_status *st)
                 ju(f, "lag_records", st->head_seq > st->applied_seq ? st->head_seq - st->applied_seq : 0);
                 jd(f, "lag_seconds", lag_seconds(st));
                 ju(f, "queued", st->queued);
+                ju(f, "queued_held", st->queued_held);
+                ju(f, "queued_barriers", st->queued_barriers);
+                ju(f, "queued_parked", st->queued_parked);
+                ju(f, "read_seq", st->read_seq);
                 ju(f, "in_flight", st->in_flight);
                 ju(f, "workers", st->workers);
                 ju(f, "files_copied", st->files_copied);

@@ -49,6 +49,10 @@ static void status(void *userdata, struct ctl_status *st)
                 st->applied_seq = rs.applied_seq;
                 st->oldest_pending_ns = rs.oldest_pending_ns;
                 st->queued = rs.queued;
+                st->queued_held = rs.held;
+                st->queued_barriers = rs.barriers;
+                st->queued_parked = rs.parked;
+                st->read_seq = rs.read_seq;
                 st->in_flight = rs.running;
                 st->workers = rs.workers;
                 st->files_copied = rs.files_copied;

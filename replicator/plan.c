@@ -1305,6 +1305,13 @@ void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint
         *retrying = p->retry.count;
 }
 
+void plan_waiting(const struct plan *p, uint64_t *held, uint64_t *barriers, uint64_t *parked)
+{
+        *held = p->held.count;
+        *barriers = p->barriers.count;
+        *parked = p->parked.count;
+}
+
 bool plan_empty(const struct plan *p)
 {
         return !p->queued.count && !p->held.count && !p->running.count && !p->retry.count && !p->barriers.count &&

@@ -157,6 +157,8 @@ uint64_t plan_low_water(const struct plan *p, uint64_t read_seq);
 uint64_t plan_oldest_ns(const struct plan *p);
 /* Jobs waiting, running, waiting for a retry. */
 void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying);
+/* Of the waiting: held for a close, renames and links in line, parked. */
+void plan_waiting(const struct plan *p, uint64_t *held, uint64_t *barriers, uint64_t *parked);
 /*
  * The reader has planned every record the journal held at @now_ns.  Parked
  * jobs that looked at the source well before that run once more: no record

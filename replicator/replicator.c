@@ -816,6 +816,7 @@ void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
 {
         pthread_mutex_lock(&r->lock);
         plan_counts(r->plan, &r->stats.queued, &r->stats.running, &r->stats.waiting_retry);
+        plan_waiting(r->plan, &r->stats.held, &r->stats.barriers, &r->stats.parked);
         r->stats.oldest_pending_ns = plan_oldest_ns(r->plan);
         r->stats.head_seq = r->eof_seq > r->read_seq ? r->eof_seq : r->read_seq;
         *ret = r->stats;

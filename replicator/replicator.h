@@ -74,6 +74,9 @@ struct replicator_stats {
         uint64_t head_seq;              /* last record in the journal (as last seen) */
         uint64_t oldest_pending_ns;     /* time of the oldest record not yet applied (0: none) */
         uint64_t queued, running;       /* paths waiting / being worked on */
+        uint64_t held, barriers, parked;        /* of the queued: files open for writing, renames and links
+                                                 * in line, jobs whose source moved (waiting for the
+                                                 * journal to say where) */
         uint64_t files_copied, bytes_copied;
         uint64_t renames, links, removals, attr_updates;
         uint64_t coalesced;             /* records merged into pending work */

@@ -52,7 +52,8 @@ check "status --json: every documented field" python3 - "$SOCK" "$CTL" <<'PY'
 import json, subprocess, sys
 st = json.loads(subprocess.check_output([sys.argv[2], "--socket", sys.argv[1], "status", "--json"]))
 need = ["state", "role", "source", "mountpoint", "target", "journal_dir", "uptime_s", "journal", "inodes",
-        "passthrough", "applied_seq", "lag_records", "lag_seconds", "queued", "in_flight", "workers",
+        "passthrough", "applied_seq", "lag_records", "lag_seconds", "queued", "queued_held",
+        "queued_barriers", "queued_parked", "read_seq", "in_flight", "workers",
         "files_copied", "bytes_copied", "files_per_s_10s", "mb_per_s_10s", "files_per_s_5m", "mb_per_s_5m",
         "renames", "links", "retries", "waiting_retry", "dead_letters", "events_lost", "last_error",
         "last_error_path", "target_lost", "paused"]
@@ -62,6 +63,16 @@ jmissing = [k for k in ["head_seq", "synced_seq", "bytes", "segments", "record_e
 assert not missing and not jmissing, (missing, jmissing)
 assert st["role"] == "mount" and st["state"] == "mirroring", st
 PY
+# a file open for writing is held (copied at its close), and status says so
+exec 7>"$M/open-for-writing"
+echo "being written" >&7
+sleep 0.3
+check "status --json: a file open for writing counts as queued_held" test "$(field '["queued_held"]')" = 1
+check "status: the work line says what the queued wait for" \
+        bash -c "'$CTL' --socket '$SOCK' status | grep -q 'of them: 1 files open for writing'"
+exec 7>&-
+check "closed: it is copied" bash -c "'$CTL' --socket '$SOCK' sync --timeout 30 && cmp '$T/src/open-for-writing' '$T/tgt/open-for-writing'"
+check "closed: nothing held any more" test "$(field '["queued_held"]')" = 0
 check "version" bash -c "'$CTL' --socket '$SOCK' version | grep -q '\"protocol\":1'"
 
 # ---- sync waits for exactly what was journaled before it ----

@@ -119,7 +119,8 @@ settle_and_compare() {     # WHAT SRC TGT SOCKET
                 tail -n 5 "$T/daemon.log" 2>/dev/null | sed 's/^/# daemon.log: /'
                 tail -n 5 "$T/repl.log" 2>/dev/null | sed 's/^/# repl.log: /'
                 "$CTL" --socket "$4" dead-letters 2>&1 | head -n 10 | sed 's/^/# /'
-                "$CTL" --socket "$4" status 2>&1 | grep -E "last error|retr|queued" | sed 's/^/# /'
+                "$CTL" --socket "$4" status 2>&1 | sed 's/^/# /'
+                "$CTL" --socket "$4" status --json 2>&1 | sed 's/^/# /'
                 return 1
         fi
         check "$what: the target equals the source" python3 "$here/treecmp.py" "$2" "$3"

@@ -219,6 +219,10 @@ static int print_status(json_object *st)
                num(st, "in_flight"), num(st, "workers"),
                json_object_get_boolean(json_object_object_get(st, "paused")) ? ", PAUSED" : "",
                json_object_get_boolean(json_object_object_get(st, "target_lost")) ? ", TARGET MISSING" : "");
+        if (num(st, "queued_held") || num(st, "queued_barriers") || num(st, "queued_parked"))
+                printf("              of them: %" PRId64 " files open for writing, %" PRId64 " renames and links in line, "
+                       "%" PRId64 " moved on the source (waiting for the journal)\n",
+                       num(st, "queued_held"), num(st, "queued_barriers"), num(st, "queued_parked"));
         printf("  throughput  %.0f files/s, %.1f MB/s (10 s); %.0f files/s, %.1f MB/s (5 min)\n",
                dbl(st, "files_per_s_10s"), dbl(st, "mb_per_s_10s"), dbl(st, "files_per_s_5m"), dbl(st, "mb_per_s_5m"));
         human_bytes((double)num(st, "bytes_copied"), cb, sizeof(cb));
