@@ -42,6 +42,7 @@ struct side {
         int pfd;
         const char *name;
         bool root;
+        bool borrowed;                  /* pfd belongs to the caller (a walk's directory) */
         struct dircache_entry *cached;  /* pfd belongs to this (pinned) cache entry */
 };
 
@@ -70,7 +71,7 @@ static void side_close(struct side *s)
 {
         if (s->cached)
                 dircache_unpin(s->cached);
-        else if (s->pfd >= 0)
+        else if (s->pfd >= 0 && !s->borrowed)
                 close(s->pfd);
         s->pfd = -1;
         s->cached = NULL;
@@ -645,7 +646,8 @@ static int read_link(const struct side *s, char *buf, size_t size)
 
 /* ---- sync ---- */
 
-static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res);
+static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_t flags, uint64_t ino,
+                      struct job_result *res);
 
 /* Is target entry @s a directory made on demand (APPLY_PARTIAL_XATTR)? */
 static bool partial(const struct side *s)
@@ -661,14 +663,19 @@ static int name_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Is @path still the source directory @sd that was walked? */
-static bool walked_still_there(struct apply_ctx *ctx, const char *path, DIR *sd)
+/* Is the source directory @sd that was walked still entry @s (in its
+ * parent), and, for the job's own entry (@top), still at @path? */
+static bool walked_still_there(struct apply_ctx *ctx, const char *path, bool top, const struct side *s, DIR *sd)
 {
         struct stat a, b;
 
-        return fstat(dirfd(sd), &a) == 0 &&
-               fstatat(ctx->source_fd, path, &b, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH)) == 0 &&
-               a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+        if (fstat(dirfd(sd), &a) < 0)
+                return false;
+        if (top)
+                return fstatat(ctx->source_fd, path, &b, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH)) == 0 &&
+                       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+        return fstatat(s->pfd, s->name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+               a.st_dev == b.st_dev;
 }
 
 /*
@@ -678,29 +685,33 @@ static bool walked_still_there(struct apply_ctx *ctx, const char *path, DIR *sd)
  * them, but for subdirectories made on demand too, which are filled the
  * same way.
  *
- * The walk goes by names: a rename on the source of the directory walked
- * (or of one above) makes the rest of it find nothing.  The target's
- * directory is marked partial while it is walked, and stays so when the
- * source directory is no longer under @path at the end: res->gone, as for
- * any job whose entry went (parked until the rename is read; the rename
- * carried out on the target fills it, APPLY_PARTIAL_XATTR).  Otherwise the
- * mark is removed.
+ * The source directory is the one entry @s named when the walk began
+ * (source entry @s): what is beneath it is looked up in it, not by name
+ * from the root, so that a rename on the source of it (or of one above)
+ * while it is walked cannot bring another directory's entries into this
+ * one's copy.  The target's directory is marked partial while it is
+ * walked, and stays so when the source directory is no longer under @path
+ * at the end (@top: the job's own entry; else no longer in its parent):
+ * res->gone, as for any job whose entry went (parked until the rename is
+ * read; the rename carried out on the target fills it,
+ * APPLY_PARTIAL_XATTR).  Otherwise the mark is removed.
  */
-static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, struct job_result *res)
+static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct side *s, bool top, bool fill,
+                        struct job_result *res)
 {
         struct dirent *de;
-        struct side s = { .pfd = -1 }, t = { .pfd = -1 };
+        struct side t = { .pfd = -1 };
         DIR *sd = NULL, *td = NULL;
         char **seen = NULL;
         size_t nseen = 0, cap = 0;
-        int fd, r;
+        int fd, r = 0;
 
-        r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
-        if (r == 0) {
-                fd = openat(s.pfd, s.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                sd = fd >= 0 ? fdopendir(fd) : NULL;
-                if (!sd)
-                        r = missing(-errno) ? 0 : -errno;
+        fd = openat(s->pfd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        sd = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!sd) {
+                r = missing(-errno) || errno == ENOTDIR ? 0 : -errno;
+                if (fd >= 0)
+                        close(fd);
         }
         if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
                 fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -737,7 +748,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                     (tst.st_mode & S_IFMT) == (sst.st_mode & S_IFMT))
                         flags = S_ISDIR(tst.st_mode) ? JOB_FILL : 0;    /* (if made on demand too) */
                 if (flags)
-                        r = sync_entry(ctx, child, flags, 0, res);
+                        r = sync_entry(ctx, child, dirfd(sd), flags, 0, res);
                 res->gone = false;      /* the job's own entry is there */
                 free(child);
         }
@@ -761,8 +772,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                                         r = -ENOMEM;
                                         break;
                                 }
-                                r = sync_entry(ctx, child, JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE, 0,
-                                               res);
+                                r = sync_entry(ctx, child, dirfd(sd), JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE,
+                                               0, res);
                                 res->gone = false;
                                 free(child);
                                 continue;
@@ -771,7 +782,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                         r = tree_remove(dirfd(td), name);
                 }
         }
-        if (r == 0 && (!sd || !walked_still_there(ctx, path, sd)))
+        if (r == 0 && (!sd || !walked_still_there(ctx, path, top, s, sd)))
                 res->nothing = res->gone = true;        /* it went on the source meanwhile */
         else if (r == 0 && sd && td)
                 (void)fremovexattr(dirfd(td), APPLY_PARTIAL_XATTR);
@@ -782,7 +793,6 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, bool fill, stru
                 closedir(sd);
         if (td)
                 closedir(td);
-        side_close(&s);
         side_close(&t);
         return r;
 }
@@ -801,15 +811,24 @@ static bool written_unseen(uint32_t flags, const struct stat *sst, const struct 
 }
 
 /* @ino: the source inode the job's records were about (0: unknown). */
-static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, uint64_t ino, struct job_result *res)
+/*
+ * Make target @path what the source has there.  @sdir: the source
+ * directory the entry is in (a walk's), or -1 to look @path up from the
+ * source root (the job's own entry).
+ */
+static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_t flags, uint64_t ino,
+                      struct job_result *res)
 {
         struct side s = { .pfd = -1 }, t = { .pfd = -1 };
         struct stat sst, tst;
         bool texists, created = false, joined = false;
         char link[PATH_MAX + 1];
-        int r;
+        int r = 0;
 
-        r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
+        if (sdir >= 0)
+                s = (struct side) { .pfd = sdir, .name = tree_basename(path), .borrowed = true };
+        else
+                r = side_open(ctx->source_fd, path, false, -1, &s, NULL);
         if (r == 0 && fstatat(s.pfd, s.name, &sst, AT_SYMLINK_NOFOLLOW) < 0)
                 r = -errno;
         if ((r == 0 && ino && sst.st_ino != ino) || (missing(r) && (flags & JOB_UNLINKED))) {
@@ -956,7 +975,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, uint32_t flags, u
                         (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
                 /* a fill only where the target made the directory on demand */
                 if ((flags & JOB_SUBTREE) || ((flags & JOB_FILL) && (!texists || partial(&t)))) {
-                        r = sync_subtree(ctx, path, !(flags & JOB_SUBTREE), res);
+                        r = sync_subtree(ctx, path, &s, sdir < 0, !(flags & JOB_SUBTREE), res);
                         if (r < 0 || res->gone)
                                 break;
                         if (other)
@@ -1221,7 +1240,7 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         *res = (struct job_result) { 0 };
         switch (j->kind) {
         case JOB_SYNC:
-                res->error = sync_entry(ctx, j->path, j->flags, j->ino, res);
+                res->error = sync_entry(ctx, j->path, -1, j->flags, j->ino, res);
                 for (int k = 0; k < JOB_ORPHANS && res->error == 0; k++) {
                         /* changes to an inode whose name here went since */
                         if (j->orphan_ino[k] && j->orphan_ino[k] != res->redirect[0].ino &&

@@ -2314,6 +2314,55 @@ START_TEST(test_walk_of_directory_renamed_meanwhile)
 }
 END_TEST
 
+/* The source's w renamed to w2 while w is walked, another w made with
+ * entries of the same names. */
+static void replace_w(int src)
+{
+        ck_assert_int_eq(renameat(src, "w", src, "w2"), 0);
+        ck_assert_int_eq(mkdirat(src, "w", 0755), 0);
+        ck_assert_int_eq(mkdirat(src, "w/s1", 0755), 0);
+        ck_assert_int_eq(mkdirat(src, "w/s2", 0755), 0);
+        make_file(src, "w/s1/f", "another directory's");
+        make_file(src, "w/s2/f", "another directory's");
+}
+
+/*
+ * A walk looks up what is beneath the directory it walks in that
+ * directory, not by name from the root: the directory renamed on the
+ * source while it is walked (its record not read yet), another made under
+ * its name, the walk once copied the newcomer's entries into the copy of
+ * the one it walked (which the rename then moved, wrong; and a directory
+ * it made where the source's path had gone failed the job half way,
+ * leaving the directory empty for good).
+ */
+START_TEST(test_walk_stays_in_the_directory_it_walks)
+{
+        struct copier_ops racing = copier_plain;
+        struct job j = { .kind = JOB_SYNC, .path = "w", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        racing.copy = racing_copy;
+        t.ctx.copy_ops = &racing;
+        ck_assert_int_eq(mkdirat(t.src, "w", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "w/s1", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "w/s2", 0755), 0);
+        make_file(t.src, "w/s1/f", "one");
+        make_file(t.src, "w/s2/f", "two");
+        race = replace_w;
+        race_src = t.src;
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(race_src, -1);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.gone);    /* w is another directory now: parked until the rename is read */
+        file_is(t.tgt, "w/s1/f", "one");
+        file_is(t.tgt, "w/s2/f", "two");
+        t.ctx.copy_ops = &copier_plain;
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -2371,6 +2420,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_directory_made_on_demand_filled_when_renamed);
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
         tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
+        tcase_add_test(t, test_walk_stays_in_the_directory_it_walks);
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
