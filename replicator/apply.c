@@ -847,8 +847,22 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
         if (r == 0)
                 res->source_ino = sst.st_ino;
         if (r == 0 && ino && sst.st_ino != ino && !(flags & JOB_ANY_INODE)) {
-                /* The target's entry may be either. */
+                /* The target's entry may be either; a removal of the
+                 * inode takes its copy (APPLY_INO_XATTR says which it is):
+                 * the records of the newcomer make theirs. */
+                uint64_t marked;
+
                 res->nothing = res->gone = true;
+                if ((flags & JOB_UNLINKED) && target_open(ctx, path, false, &t, NULL) == 0 &&
+                    tree_marked_ino(t.pfd, t.name, &marked) == 0 && marked == ino) {
+                        namespace_changed(ctx);
+                        r = tree_remove(t.pfd, t.name);
+                        if (r < 0)
+                                res->what = "remove";
+                        else
+                                res->changed_parent = true;
+                        res->nothing = false;
+                }
                 goto out;
         }
         if (r < 0 && !missing(r)) {

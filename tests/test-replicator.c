@@ -2363,6 +2363,49 @@ START_TEST(test_walk_stays_in_the_directory_it_walks)
 }
 END_TEST
 
+/*
+ * rmdir p/d; mv p q; mkdir p; echo >p/d (the same name, another inode):
+ * the removal's job runs before the rest is read and finds the source's
+ * p/d to be another inode.  The target's p/d is the copy of the directory
+ * removed (its mark says so): it goes.  It was once left, the rename of p
+ * to q carried it along, and nothing ever removed it from q (storm: "only
+ * in target").
+ */
+START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t dino, pino;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "p/d", 0755), 0);
+        pino = ino_of(t.src, "p");
+        dino = ino_of(t.src, "p/d");
+        add(p, JOURNAL_MKDIR, "p", NULL, pino, test_now);
+        add(p, JOURNAL_MKDIR, "p/d", NULL, dino, test_now);
+        run_plan(&t, p);
+        same_tree(&t, "p");
+        ck_assert_int_eq(unlinkat(t.src, "p/d", AT_REMOVEDIR), 0);
+        ck_assert_int_eq(renameat(t.src, "p", t.src, "q"), 0);
+        ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
+        make_file(t.src, "p/d", "another inode under the name");
+        add(p, JOURNAL_RMDIR, "p/d", NULL, dino, test_now);
+        run_at(&t, p, test_now + 100 * MS);
+        ck_assert_int_lt(faccessat(t.tgt, "p/d", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        add_rename(p, "p", "q", pino, true, test_now);
+        add(p, JOURNAL_MKDIR, "p", NULL, ino_of(t.src, "p"), test_now);
+        add(p, JOURNAL_CREATE, "p/d", NULL, ino_of(t.src, "p/d"), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "p/d", NULL, ino_of(t.src, "p/d"), test_now);
+        run_plan(&t, p);
+        same_tree(&t, "q");
+        same_tree(&t, "p");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -2404,6 +2447,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_dircache_namespace_change_during_walk);
         tcase_add_test(t, test_job_before_the_rename_is_read);
         tcase_add_test(t, test_name_taken_by_another_inode);
+        tcase_add_test(t, test_removed_inode_copy_goes_though_the_name_is_taken);
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
