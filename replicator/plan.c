@@ -740,6 +740,17 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                         return r;
                 }
                 moved = hash_find(p, rec->path2);
+                if (moved) {
+                        /* A removal of the name the job had is older than
+                         * the rename, which replaces whatever the target
+                         * has there: the name is the renamed entry's now,
+                         * and a job that finds it gone waits for the record
+                         * of where it went rather than remove it. */
+                        uint32_t *f = moved->state == JOB_RUNNING ? &moved->again_flags : &moved->flags;
+
+                        if (*f & JOB_UNLINKED)
+                                *f = (*f & ~JOB_UNLINKED) | JOB_ATTR;
+                }
                 if (moved && rec->ino && moved->state == JOB_RUNNING) {
                         moved->again_ino = rec->ino;
                         moved->again_ino_seq = rec->seq;

@@ -2406,6 +2406,48 @@ START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
 }
 END_TEST
 
+/*
+ * rm d/n; mv d/s d/n; mv d e: the removal's job at d/n waits its settle
+ * time, the rename into d/n is carried out first, then the job finds
+ * d/n gone on the source (the move of d not read yet).  The removal was
+ * about the inode before the rename (which replaced it on the target); the
+ * name holds the renamed one now: the job waits for the rename of d
+ * rather than remove that (storm: a symbolic link missing on the target).
+ */
+START_TEST(test_removal_before_a_rename_into_the_name_keeps_the_newcomer)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t sino;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
+        make_file(t.src, "d/n", "the removed one");
+        ck_assert_int_eq(symlinkat("somewhere", t.src, "d/s"), 0);
+        sino = ino_of(t.src, "d/s");
+        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t.src, "d"), test_now);
+        add(p, JOURNAL_CREATE, "d/n", NULL, ino_of(t.src, "d/n"), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "d/n", NULL, ino_of(t.src, "d/n"), test_now);
+        add(p, JOURNAL_SYMLINK, "d/s", NULL, sino, test_now);
+        run_plan(&t, p);
+        same_tree(&t, "d");
+        add(p, JOURNAL_UNLINK, "d/n", NULL, ino_of(t.src, "d/n"), test_now);
+        ck_assert_int_eq(unlinkat(t.src, "d/n", 0), 0);
+        ck_assert_int_eq(renameat(t.src, "d/s", t.src, "d/n"), 0);
+        ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
+        add_rename(p, "d/s", "d/n", sino, false, test_now);
+        run_at(&t, p, test_now);                /* the rename; the removal settles */
+        (void)ino_of(t.tgt, "d/n");            /* there, renamed */
+        run_at(&t, p, test_now + 100 * MS);     /* the removal's job: d/n gone on the source */
+        add_dir_rename(p, "d", "e", test_now);
+        run_plan(&t, p);
+        same_tree(&t, "e");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -2448,6 +2490,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_job_before_the_rename_is_read);
         tcase_add_test(t, test_name_taken_by_another_inode);
         tcase_add_test(t, test_removed_inode_copy_goes_though_the_name_is_taken);
+        tcase_add_test(t, test_removal_before_a_rename_into_the_name_keeps_the_newcomer);
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
