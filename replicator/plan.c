@@ -739,29 +739,34 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                         plan_job_free(b);
                         return r;
                 }
-                moved = hash_find(p, rec->path2);
-                if (moved) {
-                        /* A removal of the name the job had is older than
-                         * the rename, which replaces whatever the target
-                         * has there: the name is the renamed entry's now,
-                         * and a job that finds it gone waits for the record
-                         * of where it went rather than remove it. */
-                        uint32_t *f = moved->state == JOB_RUNNING ? &moved->again_flags : &moved->flags;
-
-                        if (*f & JOB_UNLINKED)
-                                *f = (*f & ~JOB_UNLINKED) | JOB_ATTR;
+        }
+        /* The name the rename or link makes exist, and its job. */
+        moved = hash_find(p, kind == JOB_LINK ? rec->path : rec->path2);
+        if (moved && rec->ino && moved->state == JOB_RUNNING) {
+                moved->again_ino = rec->ino;
+                moved->again_ino_seq = rec->seq;
+        } else if (moved && rec->ino) {
+                if (kind != JOB_EXCHANGE && moved->ino && moved->ino != rec->ino &&
+                    (moved->flags & (JOB_DATA | JOB_ATTR))) {
+                        /* replaced: see rewrite() */
+                        forgotten(p, moved->orphan_ino, moved->ino, moved->flags);
                 }
-                if (moved && rec->ino && moved->state == JOB_RUNNING) {
-                        moved->again_ino = rec->ino;
-                        moved->again_ino_seq = rec->seq;
-                } else if (moved && rec->ino) {
-                        if (kind == JOB_RENAME && moved->ino && moved->ino != rec->ino &&
-                            (moved->flags & (JOB_DATA | JOB_ATTR))) {
-                                /* replaced: see rewrite() */
-                                forgotten(p, moved->orphan_ino, moved->ino, moved->flags);
-                        }
-                        moved->ino = rec->ino;  /* what the new name holds now */
-                        moved->ino_seq = rec->seq;
+                moved->ino = rec->ino;  /* what the new name holds now */
+                moved->ino_seq = rec->seq;
+        }
+        if (moved) {
+                /* A removal the job had for the name (its record, or a
+                 * rename away, older than this; the rename replaces
+                 * whatever the target has there): the name is the renamed
+                 * or linked entry's now, and a job that finds it gone on
+                 * the source waits for the record of where it went rather
+                 * than remove it.  (A running one finishes the removal
+                 * first: this waits for it.) */
+                if (moved->state == JOB_RUNNING) {
+                        if (moved->again_flags & JOB_UNLINKED)
+                                moved->again_flags = (moved->again_flags & ~JOB_UNLINKED) | JOB_ATTR;
+                } else if ((moved->flags & JOB_UNLINKED) || !(moved->flags & (JOB_DATA | JOB_ATTR))) {
+                        moved->flags = (moved->flags & ~JOB_UNLINKED) | JOB_ATTR;
                 }
         }
         b->state = JOB_BARRIER;

@@ -2448,6 +2448,48 @@ START_TEST(test_removal_before_a_rename_into_the_name_keeps_the_newcomer)
 }
 END_TEST
 
+/*
+ * mv a/n a/m; ln a/f a/n; mv a c: the job the rename leaves for its old
+ * name (remove it if the source has none) waits its settle time, the link
+ * is made first, then the job finds a/n gone on the source (the move of a
+ * not read yet).  The link made the name again: the job waits for the
+ * rename of a rather than remove the link (storm: a hard link missing).
+ */
+START_TEST(test_name_linked_again_after_a_rename_not_removed)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t fino;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
+        make_file(t.src, "a/f", "f");
+        make_file(t.src, "a/n", "n");
+        fino = ino_of(t.src, "a/f");
+        add(p, JOURNAL_MKDIR, "a", NULL, ino_of(t.src, "a"), test_now);
+        add(p, JOURNAL_CREATE, "a/f", NULL, fino, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "a/f", NULL, fino, test_now);
+        add(p, JOURNAL_CREATE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
+        run_plan(&t, p);
+        add_rename(p, "a/n", "a/m", ino_of(t.src, "a/n"), false, test_now);
+        ck_assert_int_eq(renameat(t.src, "a/n", t.src, "a/m"), 0);
+        ck_assert_int_eq(linkat(t.src, "a/f", t.src, "a/n", 0), 0);
+        add(p, JOURNAL_LINK, "a/n", "a/f", fino, test_now);
+        run_at(&t, p, test_now);                /* the rename and the link; the old name's job settles */
+        ck_assert_uint_eq(ino_of(t.tgt, "a/n"), ino_of(t.tgt, "a/f"));
+        ck_assert_int_eq(renameat(t.src, "a", t.src, "c"), 0);
+        run_at(&t, p, test_now + 100 * MS);     /* that job: a/n gone on the source */
+        add_dir_rename(p, "a", "c", test_now);
+        run_plan(&t, p);
+        same_tree(&t, "c");
+        ck_assert_uint_eq(ino_of(t.tgt, "c/n"), ino_of(t.tgt, "c/f"));
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -2491,6 +2533,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_name_taken_by_another_inode);
         tcase_add_test(t, test_removed_inode_copy_goes_though_the_name_is_taken);
         tcase_add_test(t, test_removal_before_a_rename_into_the_name_keeps_the_newcomer);
+        tcase_add_test(t, test_name_linked_again_after_a_rename_not_removed);
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
