@@ -663,6 +663,17 @@ static int name_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Is target entry @name in @dirfd a directory marked as the copy of
+ * another source inode than @ino (0: of any)? */
+static bool other_dir(int dirfd, const char *name, uint64_t ino)
+{
+        struct stat st;
+        uint64_t marked;
+
+        return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+               tree_marked_ino(dirfd, name, &marked) == 0 && marked != ino;
+}
+
 /* Is the source directory @sd that was walked still entry @s (in its
  * parent), and, for the job's own entry (@top), still at @path? */
 static bool walked_still_there(struct apply_ctx *ctx, const char *path, bool top, const struct side *s, DIR *sd)
@@ -697,7 +708,7 @@ static bool walked_still_there(struct apply_ctx *ctx, const char *path, bool top
  * APPLY_PARTIAL_XATTR).  Otherwise the mark is removed.
  */
 static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct side *s, bool top, bool fill,
-                        struct job_result *res)
+                        uint32_t any, struct job_result *res)
 {
         struct dirent *de;
         struct side t = { .pfd = -1 };
@@ -748,7 +759,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
                     (tst.st_mode & S_IFMT) == (sst.st_mode & S_IFMT))
                         flags = S_ISDIR(tst.st_mode) ? JOB_FILL : 0;    /* (if made on demand too) */
                 if (flags)
-                        r = sync_entry(ctx, child, dirfd(sd), flags, 0, res);
+                        r = sync_entry(ctx, child, dirfd(sd), flags | any, 0, res);
                 res->gone = false;      /* the job's own entry is there */
                 free(child);
         }
@@ -772,10 +783,14 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
                                         r = -ENOMEM;
                                         break;
                                 }
-                                r = sync_entry(ctx, child, dirfd(sd), JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE,
-                                               0, res);
+                                r = sync_entry(ctx, child, dirfd(sd),
+                                               JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_SUBTREE | any, 0, res);
                                 res->gone = false;
                                 free(child);
+                                continue;
+                        }
+                        if (!any && other_dir(dirfd(td), name, 0)) {
+                                res->deferred = true;   /* see sync_entry() */
                                 continue;
                         }
                         namespace_changed(ctx);
@@ -917,6 +932,17 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
         if (created)
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+        if (sdir >= 0 && texists && !(flags & JOB_ANY_INODE) && S_ISDIR(tst.st_mode) &&
+            other_dir(t.pfd, t.name, sst.st_ino)) {
+                /* A walk meets the copy of another directory than the
+                 * source has under the name: the source has moved on, and
+                 * a record not read yet (a rename, an exchange) will move
+                 * that copy where it belongs.  Replaced now, it would be
+                 * lost with everything in it.  Left; the job walks again,
+                 * taking any inode, when no record has explained it. */
+                res->deferred = true;
+                goto out;
+        }
         if (texists && (tst.st_mode & S_IFMT) != (sst.st_mode & S_IFMT)) {
                 if (!(flags & (JOB_DATA | JOB_REMOVED | JOB_SUBTREE))) {
                         /* Only attributes changed, the journal says: the
@@ -989,7 +1015,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                         (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
                 /* a fill only where the target made the directory on demand */
                 if ((flags & JOB_SUBTREE) || ((flags & JOB_FILL) && (!texists || partial(&t)))) {
-                        r = sync_subtree(ctx, path, &s, sdir < 0, !(flags & JOB_SUBTREE), res);
+                        r = sync_subtree(ctx, path, &s, sdir < 0, !(flags & JOB_SUBTREE), flags & JOB_ANY_INODE,
+                                         res);
                         if (r < 0 || res->gone)
                                 break;
                         if (other)

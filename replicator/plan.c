@@ -1195,6 +1195,8 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 return;
         }
         if (j->again_flags) {
+                if (res->deferred)
+                        j->again_flags |= JOB_SUBTREE;  /* walk again (see below) */
                 j->flags = j->again_flags;
                 j->first_seq = j->again_first_seq;
                 j->again_flags = 0;
@@ -1210,6 +1212,24 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 j->created_ns = now;
                 j->ready_ns = ready_at(p, j, now);
                 j->state = must_hold(p, j, now) ? JOB_HELD : JOB_QUEUED;
+                list_add(list_of(p, j->state), j);
+                return;
+        }
+        if (res->deferred && !j->moved) {
+                /* Its walk left a directory copy of another inode for a
+                 * record not read yet to move: parked like a job that
+                 * found its source gone, it walks again taking any inode
+                 * when none did (plan_caught_up()); at once when no
+                 * record will come. */
+                j->flags |= JOB_SUBTREE;
+                if (p->final) {
+                        j->flags |= JOB_ANY_INODE | JOB_NOW;
+                        j->ready_ns = now;
+                        j->state = JOB_QUEUED;
+                } else {
+                        j->parked_ns = now;
+                        j->state = JOB_PARKED;
+                }
                 list_add(list_of(p, j->state), j);
                 return;
         }

@@ -114,6 +114,10 @@ struct job_result {
         bool nothing;                   /* the source had gone: nothing done */
         bool gone;                      /* the job's source entry was gone, or another inode */
         bool fallback;                  /* rename/link impossible: sync the destination instead */
+        bool deferred;                  /* a walk left a directory copy of another inode than the
+                                         * source has under its name (a rename not read yet moves
+                                         * it): the job walks again, taking any inode, once the
+                                         * reader has caught up (see JOB_PARKED) */
         struct {
                 char *path;             /* the job's name gone, its inode has this one on the target:
                                          * its changes go there (malloc'ed, plan_done() frees it) */

@@ -2490,6 +2490,84 @@ START_TEST(test_name_linked_again_after_a_rename_not_removed)
 }
 END_TEST
 
+/*
+ * A repair walk of b while the source is ahead of the journal: f and b/d
+ * exchanged (a file and a directory), the exchange's record not read.  The
+ * walk finds a file where the target has b/d's directory copy: replaced,
+ * the copy was lost with what was in it, and the exchange then had only a
+ * file to move (storm: a directory's entries missing).  The walk leaves
+ * it and says so (res.deferred: the job walks again taking any inode if no
+ * record explains it); the exchange moves it.
+ */
+START_TEST(test_walk_leaves_a_directory_a_record_will_move)
+{
+        struct job xchg = { .kind = JOB_EXCHANGE, .path = "f", .path2 = "b/d" };
+        struct job walk = { .kind = JOB_SYNC, .path = "b", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "b", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "b/d", 0755), 0);
+        make_file(t.src, "b/d/n2", "in the directory");
+        make_file(t.src, "f", "a file");
+        run_job(&t, "b", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        run_job(&t, "f", JOB_DATA | JOB_ATTR);
+        ck_assert_int_eq(renameat2(t.src, "f", t.src, "b/d", RENAME_EXCHANGE), 0);
+        apply_job(&t.ctx, &walk, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.deferred);
+        file_is(t.tgt, "b/d/n2", "in the directory");
+        apply_job(&t.ctx, &xchg, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.fallback);
+        run_job(&t, "f", JOB_DATA | JOB_ATTR);
+        run_job(&t, "b/d", JOB_DATA | JOB_ATTR);
+        run_job(&t, "b", JOB_ATTR);
+        same_tree(&t, "f");
+        same_tree(&t, "b");
+        /* and with nothing to move it, the walk taking any inode replaces it */
+        ck_assert_int_eq(unlinkat(t.src, "b/d", 0), 0);
+        ck_assert_int_eq(mkdirat(t.src, "b/d", 0700), 0);
+        walk.flags |= JOB_ANY_INODE;
+        apply_job(&t.ctx, &walk, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.deferred);
+        run_job(&t, "b", JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_ANY_INODE);
+        same_tree(&t, "b");
+        trees_free(&t);
+}
+END_TEST
+
+/*
+ * The planner's side: a job whose walk deferred an entry is parked, and
+ * walks again taking any inode once the reader has caught up.
+ */
+START_TEST(test_deferred_walk_parked_then_walks_any_inode)
+{
+        struct plan *p = new_plan();
+        struct job_result res = { .deferred = true };
+        struct job *j;
+        uint64_t wake;
+
+        seqno = 0;
+        add(p, JOURNAL_MKDIR, "b", NULL, 7, 0);
+        j = plan_next(p, 100 * MS, &wake);
+        ck_assert_ptr_nonnull(j);
+        plan_done(p, j, &res, 100 * MS);
+        ck_assert(!plan_empty(p));
+        ck_assert_ptr_null(plan_next(p, 200 * MS, &wake));
+        ck_assert(plan_caught_up(p, 1000 * MS, false));
+        j = plan_next(p, 1000 * MS, &wake);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_uint_eq(j->flags & (JOB_SUBTREE | JOB_ANY_INODE), JOB_SUBTREE | JOB_ANY_INODE);
+        res = (struct job_result) { 0 };
+        plan_done(p, j, &res, 1000 * MS);
+        ck_assert(plan_empty(p));
+        plan_free(p);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -2514,6 +2592,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
         tcase_add_test(t, test_changes_kept_when_another_inode_comes);
         tcase_add_test(t, test_job_handed_off_not_parked);
+        tcase_add_test(t, test_deferred_walk_parked_then_walks_any_inode);
         tcase_add_test(t, test_conflicts_and_again);
         tcase_add_test(t, test_low_water_and_retry);
         tcase_add_test(t, test_invalid_paths_refused);
@@ -2551,6 +2630,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_syncs_entry_made_after_listing);
         tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
         tcase_add_test(t, test_walk_stays_in_the_directory_it_walks);
+        tcase_add_test(t, test_walk_leaves_a_directory_a_record_will_move);
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
