@@ -717,6 +717,8 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
         size_t nseen = 0, cap = 0;
         int fd, r = 0;
 
+        if (ctx->before_walk)
+                ctx->before_walk(path);
         fd = openat(s->pfd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         sd = fd >= 0 ? fdopendir(fd) : NULL;
         if (!sd) {
@@ -724,7 +726,9 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
                 if (fd >= 0)
                         close(fd);
         }
-        if (r == 0 && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
+        /* The source directory gone since it was looked at: nothing to
+         * compare the target's with (it once had every entry removed). */
+        if (sd && side_open(ctx->target_fd, path, false, -1, &t, NULL) == 0) {
                 fd = openat(t.pfd, t.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 td = fd >= 0 ? fdopendir(fd) : NULL;
         }
@@ -825,11 +829,11 @@ static bool written_unseen(uint32_t flags, const struct stat *sst, const struct 
         return !(flags & JOB_TIMES) && !same_time(&sst->st_mtim, &tst->st_mtim);
 }
 
-/* @ino: the source inode the job's records were about (0: unknown). */
 /*
  * Make target @path what the source has there.  @sdir: the source
  * directory the entry is in (a walk's), or -1 to look @path up from the
- * source root (the job's own entry).
+ * source root (the job's own entry).  @ino: the source inode the job's
+ * records were about (0: unknown).
  */
 static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_t flags, uint64_t ino,
                       struct job_result *res)

@@ -237,6 +237,9 @@ struct apply_ctx {
                                          * this start: not again (apply_renamed_load()) */
         struct dircache_entry dircache[DIRCACHE_SIZE];
         unsigned dircache_next;
+        /* Tests only (NULL otherwise): called as a walk is about to open
+         * source directory @path, to change the source at that moment. */
+        void (*before_walk)(const char *path);
 };
 
 /* Close the cached directories; no job may be running on @ctx. */

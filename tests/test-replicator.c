@@ -2568,6 +2568,46 @@ START_TEST(test_deferred_walk_parked_then_walks_any_inode)
 }
 END_TEST
 
+/* The source's w renamed to w2 just as a walk of w opens it. */
+static void rename_w_before_walk(const char *path)
+{
+        if (race_src >= 0 && !strcmp(path, "w")) {
+                ck_assert_int_eq(renameat(race_src, "w", race_src, "w2"), 0);
+                race_src = -1;
+        }
+}
+
+/*
+ * The source directory renamed between the job's look at it and the walk's
+ * open: the walk has nothing to compare the target's copy with, and
+ * leaves it as it is (it once removed every entry of the copy, which the
+ * rename then moved empty).
+ */
+START_TEST(test_walk_of_directory_gone_before_it_opens_touches_nothing)
+{
+        struct job walk = { .kind = JOB_SYNC, .path = "w", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "w", 0755), 0);
+        ck_assert_int_eq(mkdirat(t.src, "w/s", 0755), 0);
+        make_file(t.src, "w/f", "f");
+        make_file(t.src, "w/s/g", "g");
+        run_job(&t, "w", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        t.ctx.before_walk = rename_w_before_walk;
+        race_src = t.src;
+        apply_job(&t.ctx, &walk, &res);
+        t.ctx.before_walk = NULL;
+        ck_assert_int_eq(race_src, -1);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(res.gone);
+        file_is(t.tgt, "w/f", "f");
+        file_is(t.tgt, "w/s/g", "g");
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -2631,6 +2671,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_of_directory_renamed_meanwhile);
         tcase_add_test(t, test_walk_stays_in_the_directory_it_walks);
         tcase_add_test(t, test_walk_leaves_a_directory_a_record_will_move);
+        tcase_add_test(t, test_walk_of_directory_gone_before_it_opens_touches_nothing);
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
