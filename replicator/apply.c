@@ -829,6 +829,21 @@ static bool written_unseen(uint32_t flags, const struct stat *sst, const struct 
         return !(flags & JOB_TIMES) && !same_time(&sst->st_mtim, &tst->st_mtim);
 }
 
+/* Remove target entry @t (everything beneath, for a directory): the source's went. */
+static int remove_entry(struct apply_ctx *ctx, const struct side *t, struct job_result *res)
+{
+        int r;
+
+        namespace_changed(ctx);
+        r = tree_remove(t->pfd, t->name);
+        if (r < 0)
+                res->what = "remove";
+        else
+                res->changed_parent = true;
+        res->nothing = false;
+        return r;
+}
+
 /*
  * Make target @path what the source has there.  @sdir: the source
  * directory the entry is in (a walk's), or -1 to look @path up from the
@@ -873,15 +888,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
 
                 res->nothing = res->gone = true;
                 if ((flags & JOB_UNLINKED) && target_open(ctx, path, false, &t, NULL) == 0 &&
-                    tree_marked_ino(t.pfd, t.name, &marked) == 0 && marked == ino) {
-                        namespace_changed(ctx);
-                        r = tree_remove(t.pfd, t.name);
-                        if (r < 0)
-                                res->what = "remove";
-                        else
-                                res->changed_parent = true;
-                        res->nothing = false;
-                }
+                    tree_marked_ino(t.pfd, t.name, &marked) == 0 && marked == ino)
+                        r = remove_entry(ctx, &t, res);
                 goto out;
         }
         if (r < 0 && !missing(r)) {
@@ -906,15 +914,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                         tmp_name(&t, tmp, sizeof(tmp));
                         (void)unlinkat(t.pfd, tmp, 0);
                 }
-                if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
-                        namespace_changed(ctx);
-                        r = tree_remove(t.pfd, t.name);
-                        if (r < 0)
-                                res->what = "remove";
-                        else
-                                res->changed_parent = true;
-                        res->nothing = false;
-                }
+                if (fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0)
+                        r = remove_entry(ctx, &t, res);
                 goto out;
         }
         if (S_ISLNK(sst.st_mode)) {
