@@ -609,6 +609,9 @@ static int make_special(struct apply_ctx *ctx, const struct side *s, const struc
                 res->what = link ? "symlink" : "mknod";
                 return -errno;
         }
+        /* which source inode it copies, as for files and directories
+         * (ignored where the target takes no trusted attributes) */
+        (void)tree_mark_ino(t->pfd, tmp, sst->st_ino);
         tmp_side.name = tmp;
         proc_path(s, spath, sizeof(spath));
         proc_path(&tmp_side, tpath, sizeof(tpath));

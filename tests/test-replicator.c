@@ -2371,7 +2371,7 @@ END_TEST
  * to q carried it along, and nothing ever removed it from q (storm: "only
  * in target").
  */
-START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
+static void removed_copy_goes(bool dir)
 {
         struct plan *p = new_plan();
         struct trees t;
@@ -2380,18 +2380,21 @@ START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
         seqno = 0;
         trees_init(&t);
         ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
-        ck_assert_int_eq(mkdirat(t.src, "p/d", 0755), 0);
+        if (dir)
+                ck_assert_int_eq(mkdirat(t.src, "p/d", 0755), 0);
+        else
+                ck_assert_int_eq(symlinkat("somewhere", t.src, "p/d"), 0);
         pino = ino_of(t.src, "p");
         dino = ino_of(t.src, "p/d");
         add(p, JOURNAL_MKDIR, "p", NULL, pino, test_now);
-        add(p, JOURNAL_MKDIR, "p/d", NULL, dino, test_now);
+        add(p, dir ? JOURNAL_MKDIR : JOURNAL_SYMLINK, "p/d", NULL, dino, test_now);
         run_plan(&t, p);
         same_tree(&t, "p");
-        ck_assert_int_eq(unlinkat(t.src, "p/d", AT_REMOVEDIR), 0);
+        ck_assert_int_eq(unlinkat(t.src, "p/d", dir ? AT_REMOVEDIR : 0), 0);
         ck_assert_int_eq(renameat(t.src, "p", t.src, "q"), 0);
         ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
         make_file(t.src, "p/d", "another inode under the name");
-        add(p, JOURNAL_RMDIR, "p/d", NULL, dino, test_now);
+        add(p, dir ? JOURNAL_RMDIR : JOURNAL_UNLINK, "p/d", NULL, dino, test_now);
         run_at(&t, p, test_now + 100 * MS);
         ck_assert_int_lt(faccessat(t.tgt, "p/d", F_OK, AT_SYMLINK_NOFOLLOW), 0);
         add_rename(p, "p", "q", pino, true, test_now);
@@ -2403,6 +2406,12 @@ START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
         same_tree(&t, "p");
         plan_free(p);
         trees_free(&t);
+}
+
+START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
+{
+        removed_copy_goes(true);
+        removed_copy_goes(false);       /* a symbolic link's copy is marked too */
 }
 END_TEST
 
