@@ -1184,8 +1184,15 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                         uint32_t f = JOB_DATA | JOB_ATTR | (j->dir || j->kind == JOB_EXCHANGE ? JOB_SUBTREE : 0);
 
                         if (j->kind == JOB_LINK) {
-                                if (!link_again(p, j, now))
+                                if (!link_again(p, j, now)) {
                                         follow(p, j, j->path, JOB_DATA | JOB_ATTR, j->ino, now);
+                                        /* and the name it linked to: changes made under the
+                                         * new name, which may be gone already with no other
+                                         * name of the file known to links.c, are copied there
+                                         * (attributes; the contents when the mtime says they
+                                         * changed, written_unseen()) */
+                                        follow(p, j, j->path2, JOB_ATTR, j->ino, now);
+                                }
                         } else {
                                 follow(p, j, j->path2, f | JOB_NOW, j->ino, now);
                                 follow(p, j, j->path, (j->kind == JOB_EXCHANGE ? f : JOB_REMOVED) | JOB_NOW, 0, now);

@@ -1987,7 +1987,11 @@ static void linked(struct trees *t, struct plan *p, const char *name, const char
         add(p, JOURNAL_LINK, name, existing, ino, test_now);
 }
 
-static void data_written_under_a_name_removed(bool then_linked)
+/* What comes after the name is removed: a record of the file's other name,
+ * a link to it, or none at all. */
+enum after_removal { AFTER_SETATTR, AFTER_LINK, AFTER_NOTHING };
+
+static void data_written_under_a_name_removed(enum after_removal then)
 {
         struct plan *p = new_plan();
         struct trees t;
@@ -2002,16 +2006,16 @@ static void data_written_under_a_name_removed(bool then_linked)
         add(p, JOURNAL_CLOSE_WRITE, "b", NULL, ino, test_now);
         ck_assert_int_eq(unlinkat(t.src, "b", 0), 0);
         add(p, JOURNAL_UNLINK, "b", NULL, ino, test_now);
-        if (then_linked) {
+        if (then == AFTER_LINK) {
                 linked(&t, p, "c", "a", ino);
-        } else {
+        } else if (then == AFTER_SETATTR) {
                 ck_assert_int_eq(fchmodat(t.src, "a", 0600, 0), 0);
                 add(p, JOURNAL_SETATTR, "a", NULL, ino, test_now);
         }
         run_plan(&t, p);
         file_is(t.tgt, "a", "new!");
         same_entry(&t, "a");
-        if (then_linked) {
+        if (then == AFTER_LINK) {
                 file_is(t.tgt, "c", "new!");
                 ck_assert_uint_eq(ino_of(t.tgt, "a"), ino_of(t.tgt, "c"));
         }
@@ -2021,8 +2025,11 @@ static void data_written_under_a_name_removed(bool then_linked)
 
 START_TEST(test_data_written_under_a_name_removed)
 {
-        data_written_under_a_name_removed(false);
-        data_written_under_a_name_removed(true);        /* the next record: a link */
+        data_written_under_a_name_removed(AFTER_SETATTR);
+        data_written_under_a_name_removed(AFTER_LINK);
+        /* No record after: the link that could not be made (its new name
+         * gone when its job ran) had said which name the file keeps. */
+        data_written_under_a_name_removed(AFTER_NOTHING);
 }
 END_TEST
 
