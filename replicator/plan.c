@@ -1190,8 +1190,11 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                                          * new name, which may be gone already with no other
                                          * name of the file known to links.c, are copied there
                                          * (attributes; the contents when the mtime says they
-                                         * changed, written_unseen()) */
-                                        follow(p, j, j->path2, JOB_ATTR, j->ino, now);
+                                         * changed, written_unseen()).  Whatever the name holds
+                                         * by then: with the file's inode, the job would refuse
+                                         * another entry there, and so would the directory
+                                         * times that later jobs add to it. */
+                                        follow(p, j, j->path2, JOB_ATTR, 0, now);
                                 }
                         } else {
                                 follow(p, j, j->path2, f | JOB_NOW, j->ino, now);

@@ -528,6 +528,38 @@ START_TEST(test_link_fallback_after_removal)
 END_TEST
 
 /*
+ * A link that falls back also syncs the name it linked to (changes made
+ * under the new name may have no other way there), whatever that name
+ * holds by then: not as the linked inode's, which would make the job, and
+ * the directory times later jobs add to it, refuse a directory found there
+ * (e2e: a directory's mtime left wrong after a --once drain).
+ */
+START_TEST(test_link_fallback_syncs_the_name_linked_to)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_LINK, "n", "x", 20, 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        plan_done(p, j, &fallback, 100 * MS);
+        while ((j = next(p, 10000 * MS))) {
+                if (!strcmp(j->path, "x")) {
+                        seen = true;
+                        ck_assert(j->flags & JOB_ATTR);
+                        ck_assert_uint_eq(j->ino, 0);
+                }
+                done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * The same, when a rename of the directory above moves the removal's job
  * before the link falls back: the job at the new name is about the linked
  * inode (it once kept the removed one's, found another under the name and
@@ -2642,6 +2674,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_made_again_keeps_its_place);
         tcase_add_test(t, test_link_waits_for_work_deep_in_the_queue);
         tcase_add_test(t, test_link_fallback_after_removal);
+        tcase_add_test(t, test_link_fallback_syncs_the_name_linked_to);
         tcase_add_test(t, test_link_fallback_after_removal_moved);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
