@@ -93,6 +93,127 @@ static struct job *next(struct plan *p, uint64_t now)
         return plan_next(p, now, &wake);
 }
 
+/* ---- liveness: whatever the records and results, the plan drains ---- */
+
+static uint64_t lcg_state;
+
+static unsigned lcg(unsigned n)
+{
+        lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
+        return (unsigned)(lcg_state >> 33) % n;
+}
+
+/* One random record about a few related names (renames of directories
+ * over each other, links, exchanges, opens and closes, removals). */
+static void random_record(struct plan *p, uint64_t seq, uint64_t now)
+{
+        static const char *const names[] = { "a", "b", "c", "a/x", "a/y", "b/x", "b/y", "c/x", "a/x/p", "b/x/p" };
+        const unsigned nn = sizeof(names) / sizeof(*names);
+        const char *a = names[lcg(nn)], *b = names[lcg(nn)];
+        struct journal_record rec = {
+                .seq = seq, .time_ns = now, .ino = 1 + lcg(6), .path = a, .path_len = (uint16_t)strlen(a),
+        };
+        static const uint16_t types[] = {
+                JOURNAL_RENAME, JOURNAL_LINK, JOURNAL_WRITE_INTENT, JOURNAL_CLOSE_WRITE, JOURNAL_CREATE,
+                JOURNAL_UNLINK, JOURNAL_RMDIR, JOURNAL_MKDIR, JOURNAL_SETATTR, JOURNAL_SETXATTR,
+                JOURNAL_MOUNT, JOURNAL_SYNC,
+        };
+
+        rec.type = types[lcg(sizeof(types) / sizeof(*types))];
+        if (rec.type == JOURNAL_RENAME || rec.type == JOURNAL_LINK) {
+                rec.path2 = b;
+                rec.path2_len = (uint16_t)strlen(b);
+                if (rec.type == JOURNAL_RENAME) {
+                        rec.flags = lcg(2) ? JOURNAL_F_DIR : 0;
+                        rec.aux = lcg(5) == 0 ? 2 : 0;  /* RENAME_EXCHANGE */
+                }
+        } else if (rec.type == JOURNAL_CREATE) {
+                rec.aux = lcg(3);
+        } else if (rec.type == JOURNAL_SETATTR) {
+                rec.aux = lcg(16);
+        }
+        (void)plan_add(p, &rec, now);   /* -EINVAL for a link onto itself: set aside */
+}
+
+/* What a worker might report: gone, moved on, fallen back, deferred, handed off... */
+static void random_result(struct job *j, struct job_result *res, bool calm)
+{
+        static const char *const names[] = { "a", "b/x", "c/x" };
+
+        *res = (struct job_result) { 0 };
+        if (calm && lcg(4))
+                return;
+        res->gone = res->nothing = lcg(4) == 0;
+        res->changed_parent = lcg(3) == 0;
+        res->created_dir = lcg(8) == 0;
+        if (j->kind == JOB_SYNC) {
+                res->deferred = lcg(10) == 0;
+                if (lcg(8) == 0) {
+                        res->redirect[0].path = strdup(names[lcg(3)]);
+                        res->redirect[0].ino = 1 + lcg(6);
+                }
+        } else {
+                res->fallback = lcg(4) == 0;
+                res->fill = lcg(6) == 0 ? FILL_PATH2 : 0;
+                if (j->kind == JOB_EXCHANGE && lcg(4) == 0)
+                        res->half = lcg(2) ? FILL_PATH : FILL_PATH2;
+        }
+}
+
+/*
+ * Random records and random results from four simulated workers, with the
+ * reader catching up now and then; once the records stop, every job must
+ * finish within a bounded number of steps: nothing may stay queued with
+ * nothing running (a sync once waited 120 s on "3 queued, 0 in flight").
+ */
+START_TEST(test_plan_always_drains)
+{
+        for (unsigned it = 0; it < 3000; it++) {
+                struct plan *p = new_plan();
+                struct job *running[4] = { 0 };
+                uint64_t now = 1000 * MS, seq = 0;
+                unsigned records = 5 + it % 60, steps;
+
+                lcg_state = it + 1;
+                for (steps = 0; steps < 200000; steps++) {
+                        bool calm = records == 0 && steps > 5000, idle = true;
+                        uint64_t wake;
+
+                        now += lcg(50) * MS;
+                        if (records && lcg(3) == 0) {
+                                records--;
+                                random_record(p, ++seq, now);
+                        }
+                        for (int w = 0; w < 4; w++) {
+                                struct job_result res;
+                                struct job *j = running[w];
+
+                                if (!j || lcg(2))
+                                        continue;
+                                running[w] = NULL;
+                                if (!calm && j->attempts < 3 && lcg(20) == 0) {
+                                        plan_retry(p, j, -EIO, now + 100 * MS);
+                                        continue;
+                                }
+                                random_result(j, &res, calm);
+                                plan_done(p, j, &res, now);
+                        }
+                        for (int w = 0; w < 4; w++)
+                                if (!running[w])
+                                        running[w] = plan_next(p, now, &wake);
+                        if (lcg(10) == 0)
+                                (void)plan_caught_up(p, now, false);
+                        for (int w = 0; w < 4; w++)
+                                idle = idle && !running[w];
+                        if (!records && idle && plan_empty(p))
+                                break;
+                }
+                ck_assert_msg(steps < 200000, "plan %u never drained", it);
+                plan_free(p);
+        }
+}
+END_TEST
+
 START_TEST(test_coalesce_and_settle)
 {
         struct plan *p = new_plan();
@@ -2662,6 +2783,7 @@ static Suite *replicator_suite(void)
         TCase *t = tcase_create("plan");
 
         tcase_add_test(t, test_coalesce_and_settle);
+        tcase_add_test(t, test_plan_always_drains);
         tcase_add_test(t, test_max_hold);
         tcase_add_test(t, test_held_while_open);
         tcase_add_test(t, test_rename_moves_queued_work);
