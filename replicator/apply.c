@@ -666,17 +666,6 @@ static int name_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Is target entry @name in @dirfd a directory marked as the copy of
- * another source inode than @ino (0: of any)? */
-static bool other_dir(int dirfd, const char *name, uint64_t ino)
-{
-        struct stat st;
-        uint64_t marked;
-
-        return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-               tree_marked_ino(dirfd, name, &marked) == 0 && marked != ino;
-}
-
 /* Is the source directory @sd that was walked still entry @s (in its
  * parent), and, for the job's own entry (@top), still at @path? */
 static bool walked_still_there(struct apply_ctx *ctx, const char *path, bool top, const struct side *s, DIR *sd)
@@ -776,6 +765,7 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
         if (r == 0 && td) {
                 while (r == 0 && (de = readdir(td))) {
                         const char *name = de->d_name;
+                        const struct side extra = { .pfd = dirfd(td), .name = name };
                         struct stat st;
                         char *child;
 
@@ -796,8 +786,11 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
                                 free(child);
                                 continue;
                         }
-                        if (!any && other_dir(dirfd(td), name, 0)) {
-                                res->deferred = true;   /* see sync_entry() */
+                        if (!any && fstatat(dirfd(td), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISDIR(st.st_mode) && marked_other(&extra, 0)) {
+                                /* a directory copy a record not read yet may
+                                 * move: see sync_entry() */
+                                res->deferred = true;
                                 continue;
                         }
                         namespace_changed(ctx);
@@ -941,7 +934,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
         if (sdir >= 0 && texists && !(flags & JOB_ANY_INODE) && S_ISDIR(tst.st_mode) &&
-            other_dir(t.pfd, t.name, sst.st_ino)) {
+            marked_other(&t, sst.st_ino)) {
                 /* A walk meets the copy of another directory than the
                  * source has under the name: the source has moved on, and
                  * a record not read yet (a rename, an exchange) will move

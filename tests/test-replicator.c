@@ -2592,12 +2592,10 @@ START_TEST(test_removal_before_a_rename_into_the_name_keeps_the_newcomer)
         seqno = 0;
         trees_init(&t);
         ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
-        make_file(t.src, "d/n", "the removed one");
+        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t.src, "d"), test_now);
+        (void)mirrored_file(&t, p, "d/n", "the removed one");
         ck_assert_int_eq(symlinkat("somewhere", t.src, "d/s"), 0);
         sino = ino_of(t.src, "d/s");
-        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t.src, "d"), test_now);
-        add(p, JOURNAL_CREATE, "d/n", NULL, ino_of(t.src, "d/n"), test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "d/n", NULL, ino_of(t.src, "d/n"), test_now);
         add(p, JOURNAL_SYMLINK, "d/s", NULL, sino, test_now);
         run_plan(&t, p);
         same_tree(&t, "d");
@@ -2628,21 +2626,15 @@ START_TEST(test_name_linked_again_after_a_rename_not_removed)
 {
         struct plan *p = new_plan();
         struct trees t;
-        uint64_t fino;
+        uint64_t fino, nino;
 
         seqno = 0;
         trees_init(&t);
         ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
-        make_file(t.src, "a/f", "f");
-        make_file(t.src, "a/n", "n");
-        fino = ino_of(t.src, "a/f");
         add(p, JOURNAL_MKDIR, "a", NULL, ino_of(t.src, "a"), test_now);
-        add(p, JOURNAL_CREATE, "a/f", NULL, fino, test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "a/f", NULL, fino, test_now);
-        add(p, JOURNAL_CREATE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
-        run_plan(&t, p);
-        add_rename(p, "a/n", "a/m", ino_of(t.src, "a/n"), false, test_now);
+        fino = mirrored_file(&t, p, "a/f", "f");
+        nino = mirrored_file(&t, p, "a/n", "n");
+        add_rename(p, "a/n", "a/m", nino, false, test_now);
         ck_assert_int_eq(renameat(t.src, "a/n", t.src, "a/m"), 0);
         ck_assert_int_eq(linkat(t.src, "a/f", t.src, "a/n", 0), 0);
         add(p, JOURNAL_LINK, "a/n", "a/f", fino, test_now);
