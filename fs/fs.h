@@ -315,3 +315,44 @@ static inline struct fs_file *fs_file_of(struct fuse_file_info *fi)
 {
         return (struct fs_file *)(uintptr_t)fi->fh;
 }
+
+/*
+ * An open file's or directory's handle (fi->fh) is used by the requests on
+ * it and freed at its RELEASE, which the kernel sends only after every one
+ * of them was answered.  That ordering goes through /dev/fuse, where
+ * ThreadSanitizer cannot see it; these two show it: fs_handle_answered()
+ * after a request's last use of the handle, before its reply, and
+ * fs_handle_released() before the free (a NULL @fi: a request without a
+ * handle).  Nothing in other builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define FS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FS_TSAN 1
+#endif
+#endif
+#ifndef FS_TSAN
+#define FS_TSAN 0
+#endif
+#if FS_TSAN
+#include <sanitizer/tsan_interface.h>
+static inline void fs_handle_answered(struct fuse_file_info *fi)
+{
+        if (fi)
+                __tsan_release((void *)(uintptr_t)fi->fh);
+}
+static inline void fs_handle_released(struct fuse_file_info *fi)
+{
+        __tsan_acquire((void *)(uintptr_t)fi->fh);
+}
+#else
+static inline void fs_handle_answered(struct fuse_file_info *fi)
+{
+        (void)fi;
+}
+static inline void fs_handle_released(struct fuse_file_info *fi)
+{
+        (void)fi;
+}
+#endif

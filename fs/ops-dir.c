@@ -53,6 +53,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 fi->cache_readdir = 1;
                 fi->keep_cache = 1;
         }
+        fs_handle_answered(fi);
         if (fuse_reply_open(req, fi) < 0) {
                 closedir(d->dp);
                 free(d);
@@ -149,6 +150,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
         }
         /* An error after some entries: return those, the error comes on
          * the next call. */
+        fs_handle_answered(fi);
         if (err && rem == size)
                 fuse_reply_err(req, err);
         else
@@ -170,6 +172,7 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct fs_dir *d = dir_of(fi);
 
+        fs_handle_released(fi);
         closedir(d->dp);
         free(d);
         fuse_reply_err(req, 0);
@@ -183,6 +186,7 @@ void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
         /* The names in it are durable: so are their records. */
         if (r == 0)
                 fs_record_commit(fs_of(req));
+        fs_handle_answered(fi);
         fuse_reply_err(req, r);
 }
 

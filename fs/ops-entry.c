@@ -149,6 +149,7 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 r = fstat(fs_file_of(fi)->fd, &st) < 0 ? -errno : 0;
         else
                 r = stat_inode(fs, fs_inode_get(fs, ino), &st);
+        fs_handle_answered(fi);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else
@@ -290,6 +291,7 @@ out:
         }
         fs_change_end(fs, &c, c.rec.aux != 0);
         fs_fd_put(fs, &ref);
+        fs_handle_answered(fi);
         if (r < 0)
                 fuse_reply_err(req, -r);
         else

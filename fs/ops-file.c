@@ -139,7 +139,8 @@ static enum data_path data_path(struct fs *fs, const struct fs_file *f, int flag
         return DATA_PASSTHROUGH;
 }
 
-/* The reply flags of an open, create or tmpfile that gets @f. */
+/* The reply flags of an open, create or tmpfile that gets @f, which is
+ * ready: the reply follows. */
 static void open_flags(fuse_req_t req, struct fs *fs, struct fs_inode *in, struct fs_file *f,
                        struct fuse_file_info *fi)
 {
@@ -153,12 +154,13 @@ static void open_flags(fuse_req_t req, struct fs *fs, struct fs_inode *in, struc
         if (path != DATA_DAEMON && passthrough_open(req, fs, in, f->fd, fi)) {
                 fi->direct_io = path == DATA_DIRECT;
                 f->passthrough = true;
-                return;
+        } else {
+                fi->backing_id = 0;
+                /* Every change goes through this mount: cached pages stay
+                 * valid from one open to the next. */
+                fi->keep_cache = 1;
         }
-        fi->backing_id = 0;
-        /* Every change goes through this mount: cached pages stay valid
-         * from one open to the next. */
-        fi->keep_cache = 1;
+        fs_handle_answered(fi);
 }
 
 static void file_free(struct fs *fs, struct fs_file *f)
@@ -415,13 +417,44 @@ void fs_tmpfile(fuse_req_t req, fuse_ino_t parent_ino, mode_t mode, struct fuse_
         }
 }
 
+/* Reads up to this size are copied, larger ones spliced (libfuse copies
+ * below two pages too). */
+#define FS_READ_COPY_MAX 8192
+
+/* Copy a read here, not in the reply: the handle's last use comes before
+ * the reply (fs_handle_answered()). */
+static void read_copied(fuse_req_t req, int fd, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        char small[FS_READ_COPY_MAX];
+        char *data = size <= sizeof(small) ? small : malloc(size);
+        ssize_t n = data ? pread(fd, data, size, off) : (errno = ENOMEM, -1);
+        int err = errno;
+
+        fs_handle_answered(fi);
+        if (n < 0)
+                fuse_reply_err(req, err);
+        else
+                fuse_reply_buf(req, data, (size_t)n);
+        if (data != small)
+                free(data);
+}
+
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
         struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+        int fd = fs_file_of(fi)->fd;
 
+        /* Under ThreadSanitizer every read is copied: libfuse falls back
+         * from splicing to a read of the file inside the reply (after the
+         * handle was answered) whenever its pipe is too small. */
+        if (size <= FS_READ_COPY_MAX || FS_TSAN) {
+                read_copied(req, fd, size, off, fi);
+                return;
+        }
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-        buf.buf[0].fd = fs_file_of(fi)->fd;
+        buf.buf[0].fd = fd;
         buf.buf[0].pos = off;
+        fs_handle_answered(fi);
         fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
@@ -444,6 +477,7 @@ void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
         out.buf[0].fd = f->fd;
         out.buf[0].pos = off;
         n = fuse_buf_copy(&out, in, 0);
+        fs_handle_answered(fi);
         if (n < 0)
                 fuse_reply_err(req, (int)-n);
         else
@@ -475,6 +509,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         }
         /* fi->backing_id is not filled in a release: what the open did is
          * in f */
+        fs_handle_released(fi);
         if (f->passthrough)
                 passthrough_release(fs, f->inode);
         file_free(fs, f);
@@ -500,6 +535,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
                 fs_record(fs, &rec, NULL, NULL, f->inode);
                 fs_record_commit(fs);
         }
+        fs_handle_answered(fi);
         fuse_reply_err(req, -r);
 }
 
@@ -509,6 +545,7 @@ void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t 
         /* Only on a file open for writing: its close-write covers it. */
         int r = fallocate(fs_file_of(fi)->fd, mode, offset, length) < 0 ? errno : 0;
 
+        fs_handle_answered(fi);
         fuse_reply_err(req, r);
 }
 
@@ -516,6 +553,7 @@ void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse
 {
         off_t r = lseek(fs_file_of(fi)->fd, off, whence);
 
+        fs_handle_answered(fi);
         if (r < 0)
                 fuse_reply_err(req, errno);
         else
@@ -529,6 +567,8 @@ void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct 
         ssize_t n = copy_file_range(fs_file_of(fi_in)->fd, &off_in, fs_file_of(fi_out)->fd, &off_out, len,
                                     (unsigned)flags);
 
+        fs_handle_answered(fi_in);
+        fs_handle_answered(fi_out);
         if (n < 0)
                 fuse_reply_err(req, errno);
         else
