@@ -1134,6 +1134,16 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
                 }
                 goto done;
         }
+        if (r == 0 && j->ino && marked_other(&a, j->ino)) {
+                /* The target's entry under the old name is the copy of
+                 * another inode than the record moved: a walk or a job on
+                 * the name gave it the source's later state already.
+                 * Carried out, the rename would take that copy to the new
+                 * name, the exchange swap back what is right: the names
+                 * are synced instead. */
+                res->fallback = true;
+                goto done;
+        }
         if (r == 0)
                 r = side_open(ctx->target_fd, j->path2, true, ctx->source_fd, &b, &created);
         /* directories made on demand: what they lack is copied after */

@@ -2113,6 +2113,52 @@ START_TEST(test_exchange_with_one_side_missing)
 END_TEST
 
 /*
+ * A rename or an exchange whose record comes after a walk (or a job on the
+ * names) already gave the target the source's later state: the entry under
+ * the old name is another inode's copy, and carried out, the rename would
+ * move it to the new name, the exchange swap back what is right (storm:
+ * after `mv -x a/c/n3 a/c/n7`, a walk of a/c, then the exchange's record,
+ * the target had the file where the source has the symbolic link).
+ */
+static void record_after_walk(bool exchange)
+{
+        struct job j = { .kind = exchange ? JOB_EXCHANGE : JOB_RENAME, .path = "x", .path2 = "y" };
+        struct job_result res = { 0 };
+        struct trees t;
+
+        trees_init(&t);
+        make_file(t.src, "x", "x's");
+        if (exchange)
+                ck_assert_int_eq(symlinkat("y's", t.src, "y"), 0);
+        run_job(&t, "x", JOB_DATA | JOB_ATTR);
+        if (exchange)
+                run_job(&t, "y", JOB_DATA | JOB_ATTR);
+        j.ino = ino_of(t.src, "x");
+        if (exchange) {
+                ck_assert_int_eq(renameat2(t.src, "x", t.src, "y", RENAME_EXCHANGE), 0);
+        } else {
+                ck_assert_int_eq(renameat(t.src, "x", t.src, "y"), 0);
+                make_file(t.src, "x", "a newcomer's");
+        }
+        run_job(&t, "", JOB_DATA | JOB_ATTR | JOB_SUBTREE);     /* the walk */
+        same_entry(&t, "x");
+        same_entry(&t, "y");
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(res.error, 0);
+        same_entry(&t, "x");
+        same_entry(&t, "y");
+        ck_assert(res.fallback);        /* the names synced again: nothing to do */
+        trees_free(&t);
+}
+
+START_TEST(test_rename_after_a_walk_moves_nothing)
+{
+        record_after_walk(false);
+        record_after_walk(true);
+}
+END_TEST
+
+/*
  * A file with two names is written under one, that name is removed, and
  * the other's attributes change (or it gets another name), all before the
  * jobs run: the job of the other name copies the data too (the removed name's job had no target
@@ -2836,6 +2882,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_leaves_a_directory_a_record_will_move);
         tcase_add_test(t, test_walk_of_directory_gone_before_it_opens_touches_nothing);
         tcase_add_test(t, test_exchange_with_one_side_missing);
+        tcase_add_test(t, test_rename_after_a_walk_moves_nothing);
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
         tcase_add_test(t, test_attributes_job_copies_unseen_write);
