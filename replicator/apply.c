@@ -1134,13 +1134,15 @@ static void apply_rename(struct apply_ctx *ctx, const struct job *j, struct job_
                 }
                 goto done;
         }
-        if (r == 0 && j->ino && marked_other(&a, j->ino)) {
+        if (r == 0 && j->ino && marked_other(&a, j->ino) && !partial(&a)) {
                 /* The target's entry under the old name is the copy of
                  * another inode than the record moved: a walk or a job on
                  * the name gave it the source's later state already.
                  * Carried out, the rename would take that copy to the new
                  * name, the exchange swap back what is right: the names
-                 * are synced instead. */
+                 * are synced instead.  Not a directory made on demand: its
+                 * mark is the source's guess of the moment, and what the
+                 * journal put in it is the renamed directory's. */
                 res->fallback = true;
                 goto done;
         }
@@ -1287,12 +1289,41 @@ out:
         side_close(&te);
 }
 
+/*
+ * The name's last record removed it, and the source has it no more or as
+ * another inode: a copy the target still has there of an inode removed
+ * before under the name (an orphan; the job's own inode is sync_entry()'s)
+ * goes too, or a rename of the directory above would carry it where the
+ * source never had it.
+ */
+static int remove_orphan_copy(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
+{
+        struct side t = { .pfd = -1 };
+        uint64_t marked;
+        int r = 0;
+
+        if (target_open(ctx, j->path, false, &t, NULL) < 0)
+                return 0;
+        if (tree_marked_ino(t.pfd, t.name, &marked) == 0 && marked != res->source_ino) {
+                for (int k = 0; k < JOB_ORPHANS; k++) {
+                        if (j->orphan_ino[k] == marked) {
+                                r = remove_entry(ctx, &t, res);
+                                break;
+                        }
+                }
+        }
+        side_close(&t);
+        return r;
+}
+
 void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
 {
         *res = (struct job_result) { 0 };
         switch (j->kind) {
         case JOB_SYNC:
                 res->error = sync_entry(ctx, j->path, -1, j->flags, j->ino, res);
+                if (res->error == 0 && (j->flags & JOB_UNLINKED) && res->gone && *j->path)
+                        res->error = remove_orphan_copy(ctx, j, res);
                 for (int k = 0; k < JOB_ORPHANS && res->error == 0; k++) {
                         /* changes to an inode whose name here went since */
                         if (j->orphan_ino[k] && j->orphan_ino[k] != res->redirect[0].ino &&

@@ -385,6 +385,24 @@ static void forgotten(struct plan *p, uint64_t orphans[JOB_ORPHANS], uint64_t in
         lost_note(p, ino, flags);
 }
 
+/*
+ * A record about inode @ino comes for a job's name, where the job had
+ * @old with @flags pending: changes go to the orphans (forgotten()), and
+ * so does a removal of @old, whose copy the job still removes
+ * (apply_job(): a rename above would carry it where the source never had
+ * it).
+ */
+static void inode_replaced(struct plan *p, uint64_t orphans[JOB_ORPHANS], uint64_t old, uint64_t ino,
+                           uint32_t flags)
+{
+        if (!ino || !old || ino == old)
+                return;
+        if (flags & (JOB_DATA | JOB_ATTR))
+                forgotten(p, orphans, old, flags);
+        else if (flags & JOB_UNLINKED)
+                orphan_add(orphans, old);
+}
+
 /* Add every orphan of @from to @to. */
 static void orphans_merge(uint64_t to[JOB_ORPHANS], const uint64_t from[JOB_ORPHANS])
 {
@@ -406,8 +424,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                  * after, and after every barrier older than the change. */
                 if (!j->again_flags || seq < j->again_first_seq)
                         j->again_first_seq = seq;
-                if (ino && j->again_ino && ino != j->again_ino && (j->again_flags & (JOB_DATA | JOB_ATTR)))
-                        forgotten(p, j->again_orphan_ino, j->again_ino, j->again_flags);
+                inode_replaced(p, j->again_orphan_ino, j->again_ino, ino, j->again_flags);
                 j->again_flags |= flags;
                 if (ino) {
                         j->again_ino = ino;
@@ -420,8 +437,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
         if (j && j->state == JOB_PARKED)
                 set_state(p, j, JOB_QUEUED);    /* a record about it: look again */
         if (j) {
-                if (ino && j->ino && ino != j->ino && (j->flags & (JOB_DATA | JOB_ATTR)))
-                        forgotten(p, j->orphan_ino, j->ino, j->flags);
+                inode_replaced(p, j->orphan_ino, j->ino, ino, j->flags);
                 j->flags |= flags;
                 if (seq < j->first_seq) {
                         j->first_seq = seq;

@@ -2159,6 +2159,37 @@ START_TEST(test_rename_after_a_walk_moves_nothing)
 END_TEST
 
 /*
+ * A directory the target made on demand is marked with the inode the
+ * source had under the name at that moment, perhaps a later one than the
+ * rename's record moves; what the journal put in it is the renamed
+ * directory's all the same: it is renamed, not synced again (a storm lost
+ * whole directories' entries when it was not).
+ */
+START_TEST(test_directory_made_on_demand_renamed_whatever_its_mark)
+{
+        struct job j = { .kind = JOB_RENAME, .path = "b", .path2 = "a" };
+        struct job_result res = { 0 };
+        struct trees t;
+        uint64_t fino;
+
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "b", 0755), 0);
+        make_file(t.src, "b/f", "in b");
+        run_job(&t, "b/f", JOB_DATA | JOB_ATTR);                /* b made on demand */
+        fino = ino_of(t.tgt, "b/f");
+        j.ino = ino_of(t.src, "b");
+        ck_assert_int_eq(tree_mark_ino(t.tgt, "b", j.ino + 1000), 0);  /* a later directory's */
+        ck_assert_int_eq(renameat(t.src, "b", t.src, "a"), 0);
+        apply_job(&t.ctx, &j, &res);
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.fallback);
+        ck_assert_uint_eq(ino_of(t.tgt, "a/f"), fino);          /* moved, not copied */
+        trees_free(&t);
+}
+END_TEST
+
+
+/*
  * A file with two names is written under one, that name is removed, and
  * the other's attributes change (or it gets another name), all before the
  * jobs run: the job of the other name copies the data too (the removed name's job had no target
@@ -2622,6 +2653,52 @@ START_TEST(test_removed_inode_copy_goes_though_the_name_is_taken)
 END_TEST
 
 /*
+ * rm a/n; echo >a/n; rm a/n (a newcomer made and removed), then mv a b;
+ * mkdir a; echo >a/n, the job of a/n running before the rename is read:
+ * the source's a/n is a third inode, the target's a/n still the first
+ * one's copy (the first lives on under another name: three inode numbers).  The removal of the first inode is the job's too: its copy
+ * goes (the job had taken the newcomer's inode for its own and kept the
+ * copy, which the rename then carried to b: storm seed 10540).
+ */
+START_TEST(test_first_removal_kept_when_a_newcomer_is_removed_too)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        uint64_t dino, first, newcomer;
+
+        seqno = 0;
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
+        dino = ino_of(t.src, "a");
+        add(p, JOURNAL_MKDIR, "a", NULL, dino, test_now);
+        first = mirrored_file(&t, p, "a/n", "the first");
+        linked(&t, p, "keep", "a/n", first);            /* its number is not reused */
+        run_plan(&t, p);
+        ck_assert_int_eq(unlinkat(t.src, "a/n", 0), 0);
+        add(p, JOURNAL_UNLINK, "a/n", NULL, first, test_now);
+        make_file(t.src, "a/n", "a newcomer");
+        newcomer = ino_of(t.src, "a/n");
+        add(p, JOURNAL_CREATE, "a/n", NULL, newcomer, test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "a/n", NULL, newcomer, test_now);
+        ck_assert_int_eq(unlinkat(t.src, "a/n", 0), 0);
+        add(p, JOURNAL_UNLINK, "a/n", NULL, newcomer, test_now);
+        ck_assert_int_eq(renameat(t.src, "a", t.src, "b"), 0);
+        ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
+        make_file(t.src, "a/n", "a third");
+        run_at(&t, p, test_now + 100 * MS);             /* before the rename is read */
+        add_rename(p, "a", "b", dino, true, test_now);
+        add(p, JOURNAL_MKDIR, "a", NULL, ino_of(t.src, "a"), test_now);
+        add(p, JOURNAL_CREATE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
+        run_plan(&t, p);
+        same_tree(&t, "b");
+        same_tree(&t, "a");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * rm d/n; mv d/s d/n; mv d e: the removal's job at d/n waits its settle
  * time, the rename into d/n is carried out first, then the job finds
  * d/n gone on the source (the move of d not read yet).  The removal was
@@ -2883,6 +2960,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_of_directory_gone_before_it_opens_touches_nothing);
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_rename_after_a_walk_moves_nothing);
+        tcase_add_test(t, test_directory_made_on_demand_renamed_whatever_its_mark);
+        tcase_add_test(t, test_first_removal_kept_when_a_newcomer_is_removed_too);
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
         tcase_add_test(t, test_attributes_job_copies_unseen_write);
