@@ -427,9 +427,13 @@ static void read_copied(fuse_req_t req, int fd, size_t size, off_t off, struct f
 {
         char small[FS_READ_COPY_MAX];
         char *data = size <= sizeof(small) ? small : malloc(size);
-        ssize_t n = data ? pread(fd, data, size, off) : (errno = ENOMEM, -1);
-        int err = errno;
+        ssize_t n = -1;
+        int err = ENOMEM;
 
+        if (data) {
+                n = pread(fd, data, size, off);
+                err = errno;
+        }
         fs_handle_answered(fi);
         if (n < 0)
                 fuse_reply_err(req, err);
