@@ -2600,6 +2600,28 @@ START_TEST(test_walk_stays_in_the_directory_it_walks)
 }
 END_TEST
 
+/* `mv DIR TO; mkdir DIR; echo >DIR/NAME` on the source (@path: DIR/NAME). */
+static void moved_and_made_again(struct trees *t, const char *dir, const char *to, const char *path)
+{
+        ck_assert_int_eq(renameat(t->src, dir, t->src, to), 0);
+        ck_assert_int_eq(mkdirat(t->src, dir, 0755), 0);
+        make_file(t->src, path, "another inode under the name");
+}
+
+/* The records of moved_and_made_again() (directory @dino) read after the
+ * plan ran: every job, then both directories the same on both trees. */
+static void its_records_read(struct trees *t, struct plan *p, const char *dir, const char *to, uint64_t dino,
+                             const char *path)
+{
+        add_rename(p, dir, to, dino, true, test_now);
+        add(p, JOURNAL_MKDIR, dir, NULL, ino_of(t->src, dir), test_now);
+        add(p, JOURNAL_CREATE, path, NULL, ino_of(t->src, path), test_now);
+        add(p, JOURNAL_CLOSE_WRITE, path, NULL, ino_of(t->src, path), test_now);
+        run_plan(t, p);
+        same_tree(t, to);
+        same_tree(t, dir);
+}
+
 /*
  * rmdir p/d; mv p q; mkdir p; echo >p/d (the same name, another inode):
  * the removal's job runs before the rest is read and finds the source's
@@ -2628,19 +2650,11 @@ static void removed_copy_goes(bool dir)
         run_plan(&t, p);
         same_tree(&t, "p");
         ck_assert_int_eq(unlinkat(t.src, "p/d", dir ? AT_REMOVEDIR : 0), 0);
-        ck_assert_int_eq(renameat(t.src, "p", t.src, "q"), 0);
-        ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
-        make_file(t.src, "p/d", "another inode under the name");
+        moved_and_made_again(&t, "p", "q", "p/d");
         add(p, dir ? JOURNAL_RMDIR : JOURNAL_UNLINK, "p/d", NULL, dino, test_now);
         run_at(&t, p, test_now + 100 * MS);
         ck_assert_int_lt(faccessat(t.tgt, "p/d", F_OK, AT_SYMLINK_NOFOLLOW), 0);
-        add_rename(p, "p", "q", pino, true, test_now);
-        add(p, JOURNAL_MKDIR, "p", NULL, ino_of(t.src, "p"), test_now);
-        add(p, JOURNAL_CREATE, "p/d", NULL, ino_of(t.src, "p/d"), test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "p/d", NULL, ino_of(t.src, "p/d"), test_now);
-        run_plan(&t, p);
-        same_tree(&t, "q");
-        same_tree(&t, "p");
+        its_records_read(&t, p, "p", "q", pino, "p/d");
         plan_free(p);
         trees_free(&t);
 }
@@ -2682,17 +2696,9 @@ START_TEST(test_first_removal_kept_when_a_newcomer_is_removed_too)
         add(p, JOURNAL_CLOSE_WRITE, "a/n", NULL, newcomer, test_now);
         ck_assert_int_eq(unlinkat(t.src, "a/n", 0), 0);
         add(p, JOURNAL_UNLINK, "a/n", NULL, newcomer, test_now);
-        ck_assert_int_eq(renameat(t.src, "a", t.src, "b"), 0);
-        ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
-        make_file(t.src, "a/n", "a third");
-        run_at(&t, p, test_now + 100 * MS);             /* before the rename is read */
-        add_rename(p, "a", "b", dino, true, test_now);
-        add(p, JOURNAL_MKDIR, "a", NULL, ino_of(t.src, "a"), test_now);
-        add(p, JOURNAL_CREATE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
-        add(p, JOURNAL_CLOSE_WRITE, "a/n", NULL, ino_of(t.src, "a/n"), test_now);
-        run_plan(&t, p);
-        same_tree(&t, "b");
-        same_tree(&t, "a");
+        moved_and_made_again(&t, "a", "b", "a/n");              /* a third inode */
+        run_at(&t, p, test_now + 100 * MS);                     /* before the rename is read */
+        its_records_read(&t, p, "a", "b", dino, "a/n");
         plan_free(p);
         trees_free(&t);
 }
