@@ -1290,11 +1290,12 @@ out:
 }
 
 /*
- * The name's last record removed it, and the source has it no more or as
- * another inode: a copy the target still has there of an inode removed
- * before under the name (an orphan; the job's own inode is sync_entry()'s)
- * goes too, or a rename of the directory above would carry it where the
- * source never had it.
+ * The name's last record removed it, and the source has it as another
+ * inode (with no name there, sync_entry() removed the target's entry): a
+ * copy the target still has there of an inode removed before under the
+ * name (an orphan; the job's own inode is sync_entry()'s) goes too, or a
+ * rename of the directory above would carry it where the source never had
+ * it.
  */
 static int remove_orphan_copy(struct apply_ctx *ctx, const struct job *j, struct job_result *res)
 {
@@ -1322,7 +1323,7 @@ void apply_job(struct apply_ctx *ctx, const struct job *j, struct job_result *re
         switch (j->kind) {
         case JOB_SYNC:
                 res->error = sync_entry(ctx, j->path, -1, j->flags, j->ino, res);
-                if (res->error == 0 && (j->flags & JOB_UNLINKED) && res->gone && *j->path)
+                if (res->error == 0 && (j->flags & JOB_UNLINKED) && res->gone && res->source_ino && *j->path)
                         res->error = remove_orphan_copy(ctx, j, res);
                 for (int k = 0; k < JOB_ORPHANS && res->error == 0; k++) {
                         /* changes to an inode whose name here went since */
