@@ -47,7 +47,7 @@ mfs_init() {
                 echo "1..0 # SKIP no /dev/fuse on this machine"
                 exit 77
         fi
-        MFS_TMP=$(mktemp -d /tmp/mirrorfs-test-XXXXXX)
+        MFS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mirrorfs-test-XXXXXX")
 }
 
 # mfs_mount SRC MNT OPTS [EXTRA ARGS]: start mirrorfs in the foreground

@@ -7,7 +7,7 @@
 set -u
 
 tool=${1:?usage: test-journal-tool.sh MIRRORFS_JOURNAL}
-work=$(mktemp -d /tmp/mirrorfs-tool-test-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/mirrorfs-tool-test-XXXXXX")
 tailpid=
 cleanup() {
         [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
