@@ -21,6 +21,7 @@
 #define CTL_PROTOCOL 1
 #define CTL_REQUEST_MAX 1024            /* bytes, with the final newline */
 #define CTL_ARGS_MAX 4
+#define CTL_SLOW_SYNC_MS 30000          /* a sync of the target this long: its disk is stalled */
 
 enum ctl_verb {
         CTL_VERSION, CTL_STATUS, CTL_METRICS, CTL_DEAD_LETTERS, CTL_REPORT,
@@ -53,6 +54,8 @@ struct ctl_status {
         uint64_t applied_seq, read_seq, oldest_pending_ns, queued, in_flight, workers;
         uint64_t queued_held, queued_barriers, queued_parked;   /* of the queued (struct replicator_stats) */
         uint64_t files_copied, bytes_copied, renames, links, retries, waiting_retry, dead_letters, events_lost;
+        uint64_t target_sync_ms;        /* the running sync of the target so far (0: none);
+                                         * from CTL_SLOW_SYNC_MS on, the state is "degraded" */
         int last_error;
         const char *last_error_path;
         uint64_t inodes;                /* mount: inodes held */

@@ -29,7 +29,7 @@ const char *ctl_state(const struct ctl_status *st)
                 return "journal-only";
         if (st->paused)
                 return "paused";
-        if (st->target_lost || st->waiting_retry || st->journal_held)
+        if (st->target_lost || st->waiting_retry || st->journal_held || st->target_sync_ms >= CTL_SLOW_SYNC_MS)
                 return "degraded";
         return "mirroring";
 }
@@ -108,6 +108,7 @@ void ctl_render_status_json(FILE *f, const struct ctl_status *st)
                 ju(f, "waiting_retry", st->waiting_retry);
                 ju(f, "dead_letters", st->dead_letters);
                 ju(f, "events_lost", st->events_lost);
+                jd(f, "target_sync_s", (double)st->target_sync_ms / 1000);
                 fprintf(f, ",\"last_error\":\"%s\"", ctl_errno_name(st->last_error));
                 jstr(f, "last_error_path", st->last_error_path ? st->last_error_path : "");
                 jb(f, "target_lost", st->target_lost);
@@ -155,6 +156,9 @@ void ctl_render_metrics(FILE *f, const struct ctl_status *st)
         metric(f, "dead_letters", "gauge", "Changes set aside for good.", (double)st->dead_letters);
         metric(f, "paused", "gauge", "1 while replication is paused.", st->paused);
         metric(f, "target_lost", "gauge", "1 while the target is unmounted or replaced.", st->target_lost);
+        metric(f, "target_sync_seconds", "gauge",
+               "How long the running sync of the target has taken so far (0: none running).",
+               (double)st->target_sync_ms / 1000);
 }
 
 struct dl_ctx {

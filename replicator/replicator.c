@@ -69,6 +69,7 @@ struct replicator {
         uint64_t applied_seq;           /* durable, stored in the cursor */
         uint64_t eof_gen, eof_seq;      /* the reader reached the end eof_gen times; last at eof_seq */
         uint64_t dead_seq_max;          /* highest seq set aside as a dead letter */
+        uint64_t syncing_since_ns;      /* the target's syncfs() running since (0: none) */
         struct replicator_stats stats;
 
         pthread_t reader, syncer_thread;
@@ -343,15 +344,18 @@ static void make_durable(struct replicator *r)
                 return;
         if (applied <= r->applied_seq)
                 return;
+        r->syncing_since_ns = mono_ns();
         pthread_mutex_unlock(&r->lock);
         /* One sync for everything applied since the last: the data of the
-         * copied files, the renames, the directories. */
+         * copied files, the renames, the directories.  (A stalled disk
+         * holds it for minutes: the status shows how long.) */
         e = syncfs(r->opt.target_fd) < 0 ? -errno : 0;
         if (e == 0 && r->applied)
                 (void)journal_applied_flush(r->applied);        /* the report's record; not the mirror's */
         if (e == 0)
                 e = journal_cursor_store(r->opt.journal_fd, r->cursor, applied);
         pthread_mutex_lock(&r->lock);
+        r->syncing_since_ns = 0;
         if (e < 0) {
                 r->stats.last_error = e;
                 snprintf(r->stats.last_error_path, sizeof(r->stats.last_error_path), "%s", "(cursor)");
@@ -819,6 +823,7 @@ void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
         plan_waiting(r->plan, &r->stats.held, &r->stats.barriers, &r->stats.parked);
         r->stats.oldest_pending_ns = plan_oldest_ns(r->plan);
         r->stats.head_seq = r->eof_seq > r->read_seq ? r->eof_seq : r->read_seq;
+        r->stats.target_sync_ms = r->syncing_since_ns ? (mono_ns() - r->syncing_since_ns) / 1000000u : 0;
         *ret = r->stats;
         pthread_mutex_unlock(&r->lock);
 }

@@ -85,6 +85,8 @@ struct replicator_stats {
         uint64_t dead_letters;          /* set aside for good by this run (see dead letters) */
         uint64_t dead_letters_stored;   /* in the dead letters file, earlier runs' too */
         uint64_t events_lost;           /* events-lost records and gaps seen */
+        uint64_t target_sync_ms;        /* how long the running sync of the target (and cursor) has
+                                         * taken so far; 0: none running */
         int last_error;                 /* -errno of the last failure, 0 if none */
         char last_error_path[256];
         bool paused;

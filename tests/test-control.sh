@@ -56,7 +56,7 @@ need = ["state", "role", "source", "mountpoint", "target", "journal_dir", "uptim
         "queued_barriers", "queued_parked", "read_seq", "in_flight", "workers",
         "files_copied", "bytes_copied", "files_per_s_10s", "mb_per_s_10s", "files_per_s_5m", "mb_per_s_5m",
         "renames", "links", "retries", "waiting_retry", "dead_letters", "events_lost", "last_error",
-        "last_error_path", "target_lost", "paused"]
+        "last_error_path", "target_lost", "target_sync_s", "paused"]
 missing = [k for k in need if k not in st]
 jmissing = [k for k in ["head_seq", "synced_seq", "bytes", "segments", "record_errors", "commit_p99_us"]
             if k not in st["journal"]]
@@ -118,7 +118,7 @@ for line in text.splitlines():
     if seen[m.group(1)] == "counter":
         assert m.group(1).endswith("_total"), m.group(1)
 for k in ["mirrorfs_up", "mirrorfs_lag_records", "mirrorfs_lag_seconds", "mirrorfs_files_copied_total",
-          "mirrorfs_dead_letters", "mirrorfs_journal_bytes"]:
+          "mirrorfs_dead_letters", "mirrorfs_journal_bytes", "mirrorfs_target_sync_seconds"]:
     assert k in seen, k
 PY
 

@@ -2,8 +2,10 @@
 # Faults and hostile input for the replicator: a journal with crafted paths
 # and symlinks planted in the target (nothing may be written, removed or
 # changed outside the target), a target that fills up and is freed, a
-# target that turns read-only and back.  Jobs writing through the mount
-# never see an error; the mirror converges once the fault is gone.  TAP.
+# target that turns read-only and back, a target unmounted and back, a
+# target whose disk stalls and recovers, a journal whose disk fills up.
+# Jobs writing through the mount never see an error; the mirror converges
+# once the fault is gone.  TAP.
 #
 #   tests/test-faults.sh BUILDDIR
 set -u
@@ -127,6 +129,64 @@ if mfs_mount "$U/src" "$U/mnt" "journal=$U/j,target=$U/tgt"; then
         mfs_umount "$U/mnt"
 else
         not_ok "mount (unmount)"
+fi
+
+# ---- the target's disk stalls (its syncs hang), then recovers ----
+# The target is an ext4 on a loop device whose image lies on another
+# mirrorfs mount (passthrough off: every write to the image goes through
+# that daemon); stopping that daemon (SIGSTOP) stalls the disk as a virtual
+# disk or a SAN path can: copies still land in the page cache, syncfs()
+# waits.  The status must say so, and nothing may be lost.
+S=$T/stall
+stall_pid=
+mkdir -p "$S/back" "$S/bmnt" "$S/src" "$S/mnt" "$S/tgt"
+stall_cleanup() {       # before mfs_cleanup: the stopped daemon first
+        [ -n "$stall_pid" ] && kill -CONT "$stall_pid" 2>/dev/null
+        if mountpoint -q "$S/mnt"; then umount "$S/mnt" 2>/dev/null || umount -l "$S/mnt"; fi
+        if mountpoint -q "$S/tgt"; then umount "$S/tgt" 2>/dev/null || umount -l "$S/tgt"; fi
+        return 0
+}
+trap 'stall_cleanup; mfs_cleanup' EXIT
+stall_status() { "$MFS_BUILD/tools/mirrorfsctl" --socket "$S/sock" status "$@"; }
+# wait_sync_s N: until the running sync of the target has taken N s (60 s at most)
+wait_sync_s() {
+        local i
+        for i in $(seq 600); do
+                stall_status --json | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["target_sync_s"] >= float(sys.argv[1]) else 1)' "$1" && return 0
+                sleep 0.1
+        done
+        stall_status
+        return 1
+}
+if mfs_mount "$S/back" "$S/bmnt" "journal=$S/bj,replicate=off,passthrough=off" && stall_pid=$MFS_PID &&
+    truncate -s 256M "$S/bmnt/disk" && mkfs.ext4 -q -F "$S/bmnt/disk" && mount -o loop "$S/bmnt/disk" "$S/tgt" &&
+    rmdir "$S/tgt/lost+found" && mfs_mount "$S/src" "$S/mnt" "journal=$S/j,target=$S/tgt,socket=$S/sock"; then
+        echo first >"$S/mnt/first"
+        check "stalled target disk: converges first" \
+                "$MFS_BUILD/tools/mirrorfsctl" --socket "$S/sock" sync --timeout 60
+        kill -STOP "$stall_pid"
+        errors=0
+        for i in $(seq 50); do echo "while stalled $i" >"$S/mnt/s$i" || errors=$((errors + 1)); done
+        check "stalled target disk: jobs writing through the mount see no error" test "$errors" -eq 0
+        check "stalled target disk: the status shows the sync running 5 s" wait_sync_s 5
+        check "stalled target disk: the text status says so (TARGET line)" bash -c \
+                "'$MFS_BUILD/tools/mirrorfsctl' --socket '$S/sock' status | grep -q '^  TARGET .*sync has taken'"
+        check "stalled target disk: the cursor waits" test "$(cursor_of "$S/j")" != "$(head_of "$S/j")"
+        check "stalled target disk: degraded once the sync has run 30 s" bash -c \
+                "$(declare -f wait_sync_s stall_status); MFS_BUILD='$MFS_BUILD' S='$S'; wait_sync_s 30 &&
+                 stall_status --json | grep -q '\"state\":\"degraded\"'"
+        kill -CONT "$stall_pid"
+        check "stalled target disk: converges once the disk is back" \
+                "$MFS_BUILD/tools/mirrorfsctl" --socket "$S/sock" sync --timeout 120
+        check "stalled target disk: mirroring again" bash -c \
+                "'$MFS_BUILD/tools/mirrorfsctl' --socket '$S/sock' status --json | grep -q '\"state\":\"mirroring\"'"
+        check "stalled target disk: target equals source" python3 "$here/treecmp.py" "$S/src" "$S/tgt"
+        mfs_umount "$S/mnt"
+        umount "$S/tgt"
+else
+        not_ok "mount (stalled target disk)"
 fi
 
 # ---- the journal's file system fills up, then gets room ----

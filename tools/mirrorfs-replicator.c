@@ -111,6 +111,7 @@ static void status(void *userdata, struct ctl_status *st)
         st->waiting_retry = rs.waiting_retry;
         st->dead_letters = rs.dead_letters_stored;
         st->events_lost = rs.events_lost;
+        st->target_sync_ms = rs.target_sync_ms;
         st->last_error = rs.last_error;
         st->paused = rs.paused;
         st->target_lost = rs.target_lost;

@@ -231,6 +231,9 @@ static int print_status(json_object *st)
         printf("  problems    %" PRId64 " retries (%" PRId64 " paths waiting), %" PRId64 " dead letters, "
                "%" PRId64 " events lost\n", num(st, "retries"), num(st, "waiting_retry"), num(st, "dead_letters"),
                num(st, "events_lost"));
+        if (dbl(st, "target_sync_s") >= 5)
+                printf("  TARGET      its sync has taken %.0f s so far: the target's disk is slow or stalled; "
+                       "the cursor waits for it\n", dbl(st, "target_sync_s"));
         err = str(st, "last_error");
         if (err && *err)
                 printf("  last error  %s on '%s'\n", err, str(st, "last_error_path") ? str(st, "last_error_path") : "");
