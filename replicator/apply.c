@@ -925,6 +925,21 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                         goto out;
                 }
         }
+        if (!(flags & (JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_FILL))) {
+                /* Only a removal to check, and the source has the name
+                 * again: what came there has records of its own, which
+                 * make its copy when the target lacks one.  Made here, it
+                 * could be a second copy of a directory that a rename not
+                 * read yet moved there, the first one beside it. */
+                r = target_open(ctx, path, false, &t, NULL);
+                if (r < 0 || fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) < 0) {
+                        res->nothing = true;
+                        r = 0;
+                        goto out;
+                }
+                side_close(&t);
+                t = (struct side) { .pfd = -1 };
+        }
         r = target_open(ctx, path, true, &t, &created);
         if (r < 0) {
                 res->what = "target directory";

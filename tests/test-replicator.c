@@ -2165,6 +2165,37 @@ END_TEST
  * directory's all the same: it is renamed, not synced again (a storm lost
  * whole directories' entries when it was not).
  */
+/*
+ * A job that only checks a removal (the old name of a rename that fell
+ * back, an unlink) finds the source's name taken again and the target's
+ * missing: it makes nothing, whatever came there has records of its own.
+ * It once made a copy of it: a directory that a rename not read yet had
+ * moved there, whose real copy the rename then moved beside it (storm seed
+ * 21541: the second copy, carried by renames above, stayed for good).
+ */
+START_TEST(test_removal_check_makes_nothing)
+{
+        struct job rename = { .kind = JOB_RENAME, .path = "a", .path2 = "b" };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        ck_assert_int_eq(mkdirat(t.src, "a", 0755), 0);
+        make_file(t.src, "a/f", "in a");
+        run_job(&t, "a", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        rename.ino = ino_of(t.src, "a");
+        ck_assert_int_eq(renameat(t.src, "a", t.src, "b"), 0);  /* its record not read */
+        run_job(&t, "b", JOB_REMOVED | JOB_NOW);
+        run_job(&t, "b", JOB_REMOVED | JOB_UNLINKED);
+        ck_assert_int_lt(faccessat(t.tgt, "b", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+        apply_job(&t.ctx, &rename, &res);                       /* the record read */
+        ck_assert_int_eq(res.error, 0);
+        ck_assert(!res.fallback);
+        same_tree(&t, "b");
+        trees_free(&t);
+}
+END_TEST
+
 START_TEST(test_directory_made_on_demand_renamed_whatever_its_mark)
 {
         struct job j = { .kind = JOB_RENAME, .path = "b", .path2 = "a" };
@@ -2967,6 +2998,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_rename_after_a_walk_moves_nothing);
         tcase_add_test(t, test_directory_made_on_demand_renamed_whatever_its_mark);
+        tcase_add_test(t, test_removal_check_makes_nothing);
         tcase_add_test(t, test_first_removal_kept_when_a_newcomer_is_removed_too);
         tcase_add_test(t, test_data_written_under_a_name_removed);
         tcase_add_test(t, test_lost_changes_taken_by_a_job_queued_before);
