@@ -509,6 +509,38 @@ bool links_current(const struct stat *t, const struct stat *s)
                t->st_mtim.tv_nsec == s->st_mtim.tv_nsec;
 }
 
+/*
+ * link_over() of an existing @name, but only while @name is target inode
+ * (@tdev, @tino): another job may be publishing its own copy there (a
+ * name of another file by now; the planner orders jobs by their own paths,
+ * not by the other names links.c reaches).  The link is exchanged with
+ * the entry, which is then checked: another inode is put back.  -ESTALE
+ * when @name was not (or no longer) that inode.
+ */
+static int link_over_if(struct apply_ctx *ctx, int fd, int dfd, const char *name, dev_t tdev, ino_t tino)
+{
+        char proc[64], tmp[NAME_MAX + 1];
+        struct stat st;
+        int r = 0;
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        apply_tmp_name(name, tmp, sizeof(tmp));
+        if (linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0 &&
+            (errno != EEXIST || unlinkat(dfd, tmp, 0) < 0 ||
+             linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0))
+                return -errno;
+        if (ctx->before_relink)
+                ctx->before_relink(name);
+        if (renameat2(dfd, tmp, dfd, name, RENAME_EXCHANGE) < 0) {
+                r = errno == ENOENT ? -ESTALE : -errno;
+        } else if (fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != tino || st.st_dev != tdev) {
+                /* not the copy it was: another job's, back in place */
+                r = renameat2(dfd, tmp, dfd, name, RENAME_EXCHANGE) < 0 ? -errno : -ESTALE;
+        }
+        (void)unlinkat(dfd, tmp, 0);    /* the entry replaced, or the link not made */
+        return r;
+}
+
 /* The noted name @noted (still inode @tdev, @tino) made a link to @dfd/@name instead. */
 static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, ino_t tino, int dfd, const char *name)
 {
@@ -526,7 +558,7 @@ static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, in
         else if (fstatat(npfd, nname, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != tino || st.st_dev != tdev)
                 r = -ESTALE;
         else
-                r = link_over(ctx, fd, npfd, nname, true);
+                r = link_over_if(ctx, fd, npfd, nname, tdev, tino);
         if (fd >= 0)
                 close(fd);
         close(npfd);

@@ -240,6 +240,10 @@ struct apply_ctx {
         /* Tests only (NULL otherwise): called as a walk is about to open
          * source directory @path, to change the source at that moment. */
         void (*before_walk)(const char *path);
+        /* Tests only (NULL otherwise): called as links.c is about to make
+         * the target's @path, another name of the file a job copied, join
+         * that copy, to change the target at that moment. */
+        void (*before_relink)(const char *path);
 };
 
 /* Close the cached directories; no job may be running on @ctx. */

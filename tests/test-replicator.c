@@ -2929,6 +2929,65 @@ START_TEST(test_walk_of_directory_gone_before_it_opens_touches_nothing)
 }
 END_TEST
 
+/* Another job's copy published at target b just as links.c is about to
+ * make b join the new copy of the file a and b were names of. */
+static int race_tgt = -1;
+
+static void publish_b_before_relink(const char *name)
+{
+        if (race_tgt >= 0 && !strcmp(name, "b")) {
+                make_file(race_tgt, "b.other", "another file");
+                ck_assert_int_eq(renameat(race_tgt, "b.other", race_tgt, "b"), 0);
+                race_tgt = -1;
+        }
+}
+
+/*
+ * The names of a hard-linked file join the inode of its newest copy
+ * (links_note()); a name that another job gave another file meanwhile (the
+ * source renamed it away and something else there: that job's path is
+ * not the copying job's, so they run at once) keeps that job's copy.
+ * Storm seed 26053: the file's copy was linked over the name a moment
+ * after that job had published the source's new file there, and stayed.
+ */
+START_TEST(test_relink_spares_a_copy_published_meanwhile)
+{
+        struct stat a, b, sst;
+        struct trees t;
+        int fd;
+
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "a", "one");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        run_job(&t, "a", JOB_DATA | JOB_ATTR);
+        run_job(&t, "b", JOB_DATA | JOB_ATTR);
+        ck_assert_int_eq(fstatat(t.tgt, "a", &a, 0), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "b", &b, 0), 0);
+        ck_assert(a.st_ino == b.st_ino);
+        /* the file changes; a job copies it to a new inode under a (as when
+         * the source had one name for a moment: not written in place) */
+        make_file(t.src, "a", "two, a new copy");
+        ck_assert_int_eq(fstatat(t.src, "a", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        make_file(t.tgt, "a.new", "two, a new copy");
+        fd = openat(t.tgt, "a.new", O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(futimens(fd, (struct timespec[2]) { sst.st_atim, sst.st_mtim }), 0);
+        close(fd);
+        ck_assert_int_eq(renameat(t.tgt, "a.new", t.tgt, "a"), 0);
+        /* b, noted as a name of the old copy, joins the new one unless
+         * another job's file is there by then */
+        t.ctx.before_relink = publish_b_before_relink;
+        race_tgt = t.tgt;
+        ck_assert_int_ge(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        t.ctx.before_relink = NULL;
+        ck_assert_msg(race_tgt == -1, "b was not relinked: the race was not reached");
+        file_is(t.tgt, "a", "two, a new copy");
+        file_is(t.tgt, "b", "another file");
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -3007,6 +3066,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_moved_source_waits_rather_than_redirects);
         tcase_add_test(t, test_unexplained_inode_synced_when_caught_up);
         tcase_add_test(t, test_directory_of_another_inode_walked);
+        tcase_add_test(t, test_relink_spares_a_copy_published_meanwhile);
         suite_add_tcase(s, t);
         return s;
 }
