@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -893,9 +894,10 @@ END_TEST
 
 /* ---- injected faults ---- */
 
-static int fail_writes;                 /* fail the next N writes */
-static int fail_mode;                   /* 0: -ENOSPC, 1: half then -EIO */
-static int fail_syncs;
+/* Set by the test, read by the journal's committer thread: atomic. */
+static _Atomic int fail_writes;         /* fail the next N writes */
+static _Atomic int fail_mode;           /* 0: -ENOSPC, 1: half then -EIO */
+static _Atomic int fail_syncs;
 
 static int faulty_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 {
