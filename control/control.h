@@ -56,6 +56,9 @@ struct ctl_status {
         uint64_t files_copied, bytes_copied, renames, links, retries, waiting_retry, dead_letters, events_lost;
         uint64_t target_sync_ms;        /* the running sync of the target so far (0: none);
                                          * from CTL_SLOW_SYNC_MS on, the state is "degraded" */
+        uint64_t stalled_ms;            /* work pending, the applied seq unmoved this long */
+        const char *oldest_path, *oldest_state; /* the work holding it back; NULL: none */
+        uint64_t oldest_runs;
         int last_error;
         const char *last_error_path;
         uint64_t inodes;                /* mount: inodes held */

@@ -109,6 +109,10 @@ void ctl_render_status_json(FILE *f, const struct ctl_status *st)
                 ju(f, "dead_letters", st->dead_letters);
                 ju(f, "events_lost", st->events_lost);
                 jd(f, "target_sync_s", (double)st->target_sync_ms / 1000);
+                jd(f, "stalled_s", (double)st->stalled_ms / 1000);
+                jstr(f, "oldest_path", st->oldest_path ? st->oldest_path : "");
+                jstr(f, "oldest_state", st->oldest_state ? st->oldest_state : "");
+                ju(f, "oldest_runs", st->oldest_runs);
                 fprintf(f, ",\"last_error\":\"%s\"", ctl_errno_name(st->last_error));
                 jstr(f, "last_error_path", st->last_error_path ? st->last_error_path : "");
                 jb(f, "target_lost", st->target_lost);

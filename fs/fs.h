@@ -138,6 +138,7 @@ struct fs {
         struct ctl_server *ctl;         /* the status and control socket */
         char socket_path[108];
         char last_error_path[256];      /* status: written by the socket's thread only */
+        char oldest_path[256];          /* the same */
         int source_fd;                  /* the source root, opened before mounting */
         char *source_real;              /* its absolute path */
         int journal_fd;

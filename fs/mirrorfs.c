@@ -159,8 +159,8 @@ static void journal_problem(void *userdata, const struct journal_problem *p)
 
 static void replicator_event(void *userdata, const struct replicator_event *ev)
 {
-        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error" };
-        int level = ev->kind == REPLICATOR_EVENT_RETRY ? LOG_WARNING : LOG_ERR;
+        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled" };
+        int level = ev->kind == REPLICATOR_EVENT_RETRY || ev->kind == REPLICATOR_EVENT_STALLED ? LOG_WARNING : LOG_ERR;
 
         (void)userdata;
         log_msg(level, "replicator %s: %s '%s'%s%s (seq %llu)", kinds[ev->kind], ev->what, ev->path,

@@ -70,6 +70,11 @@ static void status(void *userdata, struct ctl_status *st)
                 st->target_lost = rs.target_lost;
                 snprintf(fs->last_error_path, sizeof(fs->last_error_path), "%s", rs.last_error_path);
                 st->last_error_path = fs->last_error_path;
+                st->stalled_ms = rs.stalled_ms;
+                snprintf(fs->oldest_path, sizeof(fs->oldest_path), "%s", rs.oldest_path);
+                st->oldest_path = rs.oldest_state ? fs->oldest_path : NULL;
+                st->oldest_state = rs.oldest_state;
+                st->oldest_runs = rs.oldest_runs;
         }
 }
 

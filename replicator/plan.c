@@ -929,6 +929,7 @@ static struct job *dispatch(struct plan *p, struct job *j)
          * (lost_note()): this name has the inode too. */
         if (j->kind == JOB_SYNC && (j->flags & (JOB_DATA | JOB_ATTR)))
                 j->flags |= lost_take(p, j->ino);
+        j->runs++;
         set_state(p, j, JOB_RUNNING);
         return j;
 }
@@ -1335,6 +1336,39 @@ uint64_t plan_low_water(const struct plan *p, uint64_t read_seq)
         m = min_seq(&p->barriers, m);
         m = min_seq(&p->parked, m);
         return m;
+}
+
+const struct job *plan_oldest(const struct plan *p)
+{
+        const struct job_list *lists[] = { &p->queued, &p->held, &p->running, &p->retry, &p->barriers, &p->parked };
+        const struct job *oldest = NULL;
+        uint64_t m = UINT64_MAX;
+
+        for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
+                for (const struct job *j = lists[i]->head; j; j = j->next) {
+                        uint64_t s = j->again_flags && j->again_first_seq < j->first_seq ? j->again_first_seq :
+                                                                                          j->first_seq;
+
+                        if (s < m) {
+                                m = s;
+                                oldest = j;
+                        }
+                }
+        }
+        return oldest;
+}
+
+const char *plan_state_name(enum job_state s)
+{
+        switch (s) {
+        case JOB_QUEUED: return "queued";
+        case JOB_HELD: return "held";
+        case JOB_RUNNING: return "running";
+        case JOB_RETRY: return "retrying";
+        case JOB_BARRIER: return "in line";
+        case JOB_PARKED: return "parked";
+        }
+        return "?";
 }
 
 static uint64_t min_time(const struct job_list *l, uint64_t m)

@@ -95,6 +95,7 @@ struct job {
                                                  * another name each has, if any (links.c); 0: none */
         uint64_t again_orphan_ino[JOB_ORPHANS];
         unsigned attempts;
+        unsigned runs;                  /* handed to a worker so far (the status, when stuck) */
         int last_error;
         bool dir;                       /* the path is a directory (rename of a directory) */
         bool moved;                     /* renamed while it ran: its work went to the new name */
@@ -159,6 +160,10 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when_ns);
 uint64_t plan_low_water(const struct plan *p, uint64_t read_seq);
 /* Wall time of the oldest record not yet applied, 0 when none. */
 uint64_t plan_oldest_ns(const struct plan *p);
+/* The job that holds the low-water mark (the oldest record), NULL when none. */
+const struct job *plan_oldest(const struct plan *p);
+/* "queued", "held", "running", "retrying", "in line" (a barrier), "parked" */
+const char *plan_state_name(enum job_state s);
 /* Jobs waiting, running, waiting for a retry. */
 void plan_counts(const struct plan *p, uint64_t *queued, uint64_t *running, uint64_t *retrying);
 /* Of the waiting: held for a close, renames and links in line, parked. */

@@ -37,6 +37,7 @@
 #define READ_BATCH 4096                 /* records taken per lock */
 #define PERMANENT_ATTEMPTS 5            /* before a non-transient failure is a dead letter */
 #define TRIM_INTERVAL_NS (10ull * 1000000000u)
+#define STALL_NS (60ull * 1000000000u)         /* no progress this long with work pending: say what holds it */
 
 struct worker {
         pthread_t tid;
@@ -70,6 +71,8 @@ struct replicator {
         uint64_t eof_gen, eof_seq;      /* the reader reached the end eof_gen times; last at eof_seq */
         uint64_t dead_seq_max;          /* highest seq set aside as a dead letter */
         uint64_t syncing_since_ns;      /* the target's syncfs() running since (0: none) */
+        uint64_t moved_ns;              /* the applied seq last moved, or nothing was pending */
+        uint64_t next_stall_log_ns;
         struct replicator_stats stats;
 
         pthread_t reader, syncer_thread;
@@ -287,6 +290,34 @@ static int worker_spawn(struct replicator *r, unsigned i)
         return e;
 }
 
+/*
+ * Work pending and the applied seq unmoved since STALL_NS: say which work
+ * holds it back, and again every half of that while it lasts (a job that
+ * copies for minutes, or work going round that never lets the oldest
+ * finish).  Lock held.
+ */
+static void check_stalled(struct replicator *r, uint64_t now)
+{
+        const struct job *j;
+        char path[256], what[96];
+        uint64_t seq;
+
+        if (plan_empty(r->plan) || r->paused || r->target_lost) {
+                r->moved_ns = now;
+                return;
+        }
+        if (now - r->moved_ns < STALL_NS || now < r->next_stall_log_ns || !(j = plan_oldest(r->plan)))
+                return;
+        r->next_stall_log_ns = now + STALL_NS / 2;
+        snprintf(path, sizeof(path), "%s", j->path);
+        snprintf(what, sizeof(what), "no progress for %llu s: the oldest work, %s, run %u times, is on",
+                 (unsigned long long)((now - r->moved_ns) / 1000000000u), plan_state_name(j->state), j->runs);
+        seq = j->first_seq;
+        pthread_mutex_unlock(&r->lock);
+        event(r, REPLICATOR_EVENT_STALLED, path, 0, what, seq);
+        pthread_mutex_lock(&r->lock);
+}
+
 /* ---- the reader ---- */
 
 /* Called by the reader with the lock not held. */
@@ -366,6 +397,7 @@ static void make_durable(struct replicator *r)
         }
         r->applied_seq = applied;
         r->stats.applied_seq = applied;
+        r->moved_ns = mono_ns();
         pthread_cond_broadcast(&r->progress);
 }
 
@@ -490,6 +522,7 @@ static void *syncer_main(void *arg)
 
                 if (r->target_lost && now >= next)
                         (void)target_present(r);
+                check_stalled(r, now);
                 if (now >= next || r->durable_wanted || r->sync_waiters) {
                         r->durable_wanted = false;
                         make_durable(r);
@@ -593,6 +626,7 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         if (e < 0 && e != -ENOENT)
                 goto fail;
         r->applied_seq = cursor;
+        r->moved_ns = mono_ns();
         r->stats.applied_seq = cursor;
         /* dead letters of earlier runs still waiting for a retry */
         (void)journal_dead_letters_read(opt->journal_fd, r->cursor, count_dead_letter, &r->stats.dead_letters_stored);
@@ -824,6 +858,16 @@ void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
         r->stats.oldest_pending_ns = plan_oldest_ns(r->plan);
         r->stats.head_seq = r->eof_seq > r->read_seq ? r->eof_seq : r->read_seq;
         r->stats.target_sync_ms = r->syncing_since_ns ? (mono_ns() - r->syncing_since_ns) / 1000000u : 0;
+        {
+                const struct job *j = plan_oldest(r->plan);
+                uint64_t now = mono_ns();
+
+                r->stats.stalled_ms = j && !r->paused && !r->target_lost && now > r->moved_ns ?
+                                              (now - r->moved_ns) / 1000000u : 0;
+                snprintf(r->stats.oldest_path, sizeof(r->stats.oldest_path), "%s", j ? j->path : "");
+                r->stats.oldest_state = j ? plan_state_name(j->state) : NULL;
+                r->stats.oldest_runs = j ? j->runs : 0;
+        }
         *ret = r->stats;
         pthread_mutex_unlock(&r->lock);
 }

@@ -37,6 +37,8 @@ enum replicator_event_kind {
         REPLICATOR_EVENT_DEAD_LETTER,   /* a change failed for good: set aside, see dead letters */
         REPLICATOR_EVENT_EVENTS_LOST,   /* the journal lost changes: the mirror needs an audit */
         REPLICATOR_EVENT_ERROR,         /* journal or cursor trouble */
+        REPLICATOR_EVENT_STALLED,       /* work pending and the applied seq unmoved for a minute:
+                                         * @path is the oldest work, @what its state */
 };
 
 struct replicator_event {
@@ -87,6 +89,11 @@ struct replicator_stats {
         uint64_t events_lost;           /* events-lost records and gaps seen */
         uint64_t target_sync_ms;        /* how long the running sync of the target (and cursor) has
                                          * taken so far; 0: none running */
+        uint64_t stalled_ms;            /* work pending and the applied seq unmoved this long (0: it
+                                         * moves, or nothing is pending) */
+        char oldest_path[256];          /* the work holding the applied seq back ("": none) */
+        const char *oldest_state;       /* its state: "queued", "running", "parked"...; NULL: none */
+        unsigned oldest_runs;           /* how often it was handed to a worker */
         int last_error;                 /* -errno of the last failure, 0 if none */
         char last_error_path[256];
         bool paused;

@@ -56,7 +56,8 @@ need = ["state", "role", "source", "mountpoint", "target", "journal_dir", "uptim
         "queued_barriers", "queued_parked", "read_seq", "in_flight", "workers",
         "files_copied", "bytes_copied", "files_per_s_10s", "mb_per_s_10s", "files_per_s_5m", "mb_per_s_5m",
         "renames", "links", "retries", "waiting_retry", "dead_letters", "events_lost", "last_error",
-        "last_error_path", "target_lost", "target_sync_s", "paused"]
+        "last_error_path", "target_lost", "target_sync_s", "stalled_s", "oldest_path", "oldest_state",
+        "oldest_runs", "paused"]
 missing = [k for k in need if k not in st]
 jmissing = [k for k in ["head_seq", "synced_seq", "bytes", "segments", "record_errors", "commit_p99_us"]
             if k not in st["journal"]]

@@ -238,6 +238,46 @@ START_TEST(test_coalesce_and_settle)
 }
 END_TEST
 
+/* What holds the low-water mark back, for the status and the stall warning. */
+START_TEST(test_oldest_work_named)
+{
+        struct plan *p = new_plan();
+        const struct job *o;
+        struct job *j;
+
+        seqno = 0;
+        ck_assert_ptr_null(plan_oldest(p));
+        ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "a", NULL, 0, 1000 * MS), 0);
+        ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "b", NULL, 0, 1000 * MS), 0);
+        o = plan_oldest(p);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_str_eq(o->path, "a");
+        ck_assert_str_eq(plan_state_name(o->state), "queued");
+        ck_assert_uint_eq(o->runs, 0);
+        j = next(p, 1100 * MS);
+        ck_assert_str_eq(j->path, "a");
+        ck_assert_ptr_eq(plan_oldest(p), j);
+        ck_assert_str_eq(plan_state_name(j->state), "running");
+        ck_assert_uint_eq(j->runs, 1);
+        /* a record while it runs: it runs again, and counts */
+        ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "a", NULL, 0, 1100 * MS), 0);
+        done(p, j, 1101 * MS);
+        o = plan_oldest(p);
+        ck_assert_str_eq(o->path, "b");                 /* a's first record is applied */
+        j = next(p, 1200 * MS);
+        ck_assert_str_eq(j->path, "b");
+        done(p, j, 1201 * MS);
+        o = plan_oldest(p);
+        ck_assert_str_eq(o->path, "a");
+        ck_assert_uint_eq(o->runs, 1);
+        j = next(p, 1300 * MS);
+        ck_assert_uint_eq(j->runs, 2);
+        done(p, j, 1301 * MS);
+        ck_assert_ptr_null(plan_oldest(p));
+        plan_free(p);
+}
+END_TEST
+
 START_TEST(test_max_hold)
 {
         struct plan *p = new_plan();
@@ -2994,6 +3034,7 @@ static Suite *replicator_suite(void)
         TCase *t = tcase_create("plan");
 
         tcase_add_test(t, test_coalesce_and_settle);
+        tcase_add_test(t, test_oldest_work_named);
         tcase_add_test(t, test_plan_always_drains);
         tcase_add_test(t, test_max_hold);
         tcase_add_test(t, test_held_while_open);

@@ -58,10 +58,10 @@ static void usage(FILE *f)
 
 static void on_event(void *userdata, const struct replicator_event *ev)
 {
-        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error" };
+        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled" };
 
         (void)userdata;
-        log_msg(ev->kind == REPLICATOR_EVENT_RETRY ? LOG_WARNING : LOG_ERR, "%s: %s '%s'%s%s (seq %llu)",
+        log_msg(ev->kind == REPLICATOR_EVENT_RETRY || ev->kind == REPLICATOR_EVENT_STALLED ? LOG_WARNING : LOG_ERR, "%s: %s '%s'%s%s (seq %llu)",
                 kinds[ev->kind], ev->what, ev->path, ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "",
                 (unsigned long long)ev->seq);
 }
@@ -71,6 +71,7 @@ struct daemon {
         int journal_fd;
         const char *source, *target, *journal;
         char last_error_path[256];
+        char oldest_path[256];
 };
 
 static void status(void *userdata, struct ctl_status *st)
@@ -117,6 +118,11 @@ static void status(void *userdata, struct ctl_status *st)
         st->target_lost = rs.target_lost;
         snprintf(d->last_error_path, sizeof(d->last_error_path), "%s", rs.last_error_path);
         st->last_error_path = d->last_error_path;
+        st->stalled_ms = rs.stalled_ms;
+        snprintf(d->oldest_path, sizeof(d->oldest_path), "%s", rs.oldest_path);
+        st->oldest_path = rs.oldest_state ? d->oldest_path : NULL;
+        st->oldest_state = rs.oldest_state;
+        st->oldest_runs = rs.oldest_runs;
 }
 
 static int sync_op(void *userdata, int timeout_ms, uint64_t *ret_seq)

@@ -231,6 +231,10 @@ static int print_status(json_object *st)
         printf("  problems    %" PRId64 " retries (%" PRId64 " paths waiting), %" PRId64 " dead letters, "
                "%" PRId64 " events lost\n", num(st, "retries"), num(st, "waiting_retry"), num(st, "dead_letters"),
                num(st, "events_lost"));
+        if (dbl(st, "stalled_s") >= 60)
+                printf("  STALLED     no progress for %.0f s: the oldest work, %s, run %" PRId64 " times, is on '%s'\n",
+                       dbl(st, "stalled_s"), str(st, "oldest_state") ? str(st, "oldest_state") : "?",
+                       num(st, "oldest_runs"), str(st, "oldest_path") ? str(st, "oldest_path") : "");
         if (dbl(st, "target_sync_s") >= 5)
                 printf("  TARGET      its sync has taken %.0f s so far: the target's disk is slow or stalled; "
                        "the cursor waits for it\n", dbl(st, "target_sync_s"));
