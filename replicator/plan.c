@@ -1261,12 +1261,21 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 return;
         }
         if (res->gone && (j->flags & (JOB_DATA | JOB_ATTR)) && !(j->flags & JOB_UNLINKED) && !j->moved &&
-            !handed_off && !p->final) {
+            !handed_off) {
                 /* The source moved on before we looked: a record not read
                  * yet says where to (see JOB_PARKED).  Not when a removal
                  * explains it, nor when its inode's changes went to another
                  * name it has (redirect[0]; waiting for it there, a job on
-                 * that name in it brought it back, again and again). */
+                 * that name in it brought it back, again and again).  With
+                 * no record to come, what plan_caught_up() would do, now. */
+                if (p->final) {
+                        j->flags = (j->flags & JOB_SUBTREE) | JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_UNLINKED |
+                                   JOB_ANY_INODE | JOB_NOW;
+                        j->ready_ns = now;
+                        j->state = JOB_QUEUED;
+                        list_add(&p->queued, j);
+                        return;
+                }
                 j->parked_ns = now;
                 j->state = JOB_PARKED;
                 list_add(&p->parked, j);
