@@ -7,7 +7,9 @@
 #
 #   mount     the mount daemon (replicator embedded)
 #   replica   a standalone mirrorfs-replicator, the mount journal-only
-#   both      the mount daemon and the standalone replicator at once
+#   both      the mount daemon and the standalone replicator at once; the
+#             recovery is also drained by `mirrorfs-replicator --once` on
+#             copies of the target and journal
 #   cut       the mount daemon, then the journal's last N bytes are cut
 #             (a power loss): the journal recovers, the mirror takes the
 #             changes that follow; what the cut lost is reported, not
@@ -126,6 +128,20 @@ settle_and_compare() {     # WHAT SRC TGT SOCKET
         check "$what: the target equals the source" python3 "$here/treecmp.py" "$2" "$3"
 }
 
+# A `mirrorfs-replicator --once` on copies of DIR/tgt and DIR/j converges to DIR/src.
+once_drain() {      # WHAT DIR
+        local what=$1 d=$2 rc=0
+        cp -a "$d/tgt" "$d/tgt.once" && cp -a "$d/j" "$d/j.once" && rm -f "$d/j.once"/*.lock || {
+                not_ok "$what: copies for --once"
+                return
+        }
+        timeout 120 "$REPL" --journal "$d/j.once" --source "$d/src" --target "$d/tgt.once" --once -q \
+                >>"$T/repl.log" 2>&1 || rc=$?
+        check "$what: a --once drain of the same converges too (exit $rc)" \
+                bash -c "[ $rc -eq 0 ] && python3 '$here/treecmp.py' '$d/src' '$d/tgt.once'"
+        rm -rf "$d/tgt.once" "$d/j.once"
+}
+
 point_mount() {     # K
         local k=$1 d=$T/p$1 s=$((seed * 1000 + k))
         mkdir -p "$d/src" "$d/mnt" "$d/tgt"
@@ -171,6 +187,11 @@ point_replica() {   # K BOTH
                 fi
         fi
         wait "$REPL_PID" 2>/dev/null
+        if [ "$both" = yes ]; then
+                # The source is still now: the same recovery by a --once drain,
+                # on copies of the target and journal as the kill left them.
+                once_drain "point $k (both killed, seed $s)" "$d"
+        fi
         repl_start "$d/src" "$d/tgt" "$d/j" "$d/rsock" || { not_ok "point $k: replicator restart"; return; }
         if [ "$both" != yes ]; then
                 # the storm goes on against the restarted replicator a while
