@@ -445,26 +445,37 @@ static int open_noted_any(struct apply_ctx *ctx, const struct noted *n, const ch
         return -ESTALE;
 }
 
-/* Make @name in @dfd a link to @fd's inode, replacing what is there. */
-static int link_over(struct apply_ctx *ctx, int fd, int dfd, const char *name, bool exists)
+/* A link to @fd's inode at @dfd's temporary name for @name (*tmp), replacing a stale one. */
+static int link_tmp(int fd, int dfd, const char *name, char tmp[NAME_MAX + 1])
 {
-        char proc[64], tmp[NAME_MAX + 1];
+        char proc[64];
 
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        if (!exists)
-                return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-        apply_tmp_name(name, tmp, sizeof(tmp));
+        apply_tmp_name(name, tmp, NAME_MAX + 1);
         if (linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0 &&
             (errno != EEXIST || unlinkat(dfd, tmp, 0) < 0 ||
              linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0))
                 return -errno;
-        if (renameat(dfd, tmp, dfd, name) < 0) {
-                int r = -errno;
-
-                (void)unlinkat(dfd, tmp, 0);
-                return r;
-        }
         return 0;
+}
+
+/* Make @name in @dfd a link to @fd's inode, replacing what is there. */
+static int link_over(struct apply_ctx *ctx, int fd, int dfd, const char *name, bool exists)
+{
+        char proc[64], tmp[NAME_MAX + 1];
+        int r;
+
+        if (!exists) {
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+        }
+        if ((r = link_tmp(fd, dfd, name, tmp)) < 0)
+                return r;
+        if (renameat(dfd, tmp, dfd, name) < 0) {
+                r = -errno;
+                (void)unlinkat(dfd, tmp, 0);
+        }
+        return r;
 }
 
 /* Errors after which a copy will do: no link can be made there. */
@@ -519,16 +530,12 @@ bool links_current(const struct stat *t, const struct stat *s)
  */
 static int link_over_if(struct apply_ctx *ctx, int fd, int dfd, const char *name, dev_t tdev, ino_t tino)
 {
-        char proc[64], tmp[NAME_MAX + 1];
+        char tmp[NAME_MAX + 1];
         struct stat st;
-        int r = 0;
+        int r;
 
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        apply_tmp_name(name, tmp, sizeof(tmp));
-        if (linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0 &&
-            (errno != EEXIST || unlinkat(dfd, tmp, 0) < 0 ||
-             linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0))
-                return -errno;
+        if ((r = link_tmp(fd, dfd, name, tmp)) < 0)
+                return r;
         if (ctx->before_relink)
                 ctx->before_relink(name);
         if (renameat2(dfd, tmp, dfd, name, RENAME_EXCHANGE) < 0) {

@@ -1131,6 +1131,20 @@ static bool link_again(struct plan *p, const struct job *j, uint64_t now)
         return true;
 }
 
+/*
+ * No record says where @j's entry went or what came instead: the target
+ * gets what the source has under the name now, whichever inode (or
+ * nothing: the name is removed).  Off every list on entry; queued.
+ */
+static void unexplained(struct plan *p, struct job *j, uint64_t now)
+{
+        j->flags = (j->flags & JOB_SUBTREE) | JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_UNLINKED | JOB_ANY_INODE |
+                   JOB_NOW;
+        j->ready_ns = now;
+        j->state = JOB_QUEUED;
+        list_add(&p->queued, j);
+}
+
 void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint64_t now)
 {
         bool handed_off = res->redirect[0].path != NULL;
@@ -1269,11 +1283,7 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                  * that name in it brought it back, again and again).  With
                  * no record to come, what plan_caught_up() would do, now. */
                 if (p->final) {
-                        j->flags = (j->flags & JOB_SUBTREE) | JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_UNLINKED |
-                                   JOB_ANY_INODE | JOB_NOW;
-                        j->ready_ns = now;
-                        j->state = JOB_QUEUED;
-                        list_add(&p->queued, j);
+                        unexplained(p, j, now);
                         return;
                 }
                 j->parked_ns = now;
@@ -1321,50 +1331,45 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         set_state(p, j, JOB_RETRY);
 }
 
-static uint64_t min_seq(const struct job_list *l, uint64_t m)
+/* The oldest record a job of @l stands for, if older than *m: *m lowered, *which set. */
+static void min_seq(const struct job_list *l, uint64_t *m, const struct job **which)
 {
         const struct job *j;
 
         for (j = l->head; j; j = j->next) {
-                if (j->first_seq < m)
-                        m = j->first_seq;
-                if (j->again_flags && j->again_first_seq < m)
-                        m = j->again_first_seq;
+                uint64_t s = j->again_flags && j->again_first_seq < j->first_seq ? j->again_first_seq : j->first_seq;
+
+                if (s < *m) {
+                        *m = s;
+                        *which = j;
+                }
         }
+}
+
+/* Every list's oldest: the seq (or @m) and its job (NULL when none is older than @m). */
+static uint64_t oldest_seq(const struct plan *p, uint64_t m, const struct job **which)
+{
+        const struct job_list *lists[] = { &p->queued, &p->held, &p->running, &p->retry, &p->barriers, &p->parked };
+
+        *which = NULL;
+        for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++)
+                min_seq(lists[i], &m, which);
         return m;
 }
 
 uint64_t plan_low_water(const struct plan *p, uint64_t read_seq)
 {
-        uint64_t m = read_seq + 1;
+        const struct job *j;
 
-        m = min_seq(&p->queued, m);
-        m = min_seq(&p->held, m);
-        m = min_seq(&p->running, m);
-        m = min_seq(&p->retry, m);
-        m = min_seq(&p->barriers, m);
-        m = min_seq(&p->parked, m);
-        return m;
+        return oldest_seq(p, read_seq + 1, &j);
 }
 
 const struct job *plan_oldest(const struct plan *p)
 {
-        const struct job_list *lists[] = { &p->queued, &p->held, &p->running, &p->retry, &p->barriers, &p->parked };
-        const struct job *oldest = NULL;
-        uint64_t m = UINT64_MAX;
+        const struct job *j;
 
-        for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
-                for (const struct job *j = lists[i]->head; j; j = j->next) {
-                        uint64_t s = j->again_flags && j->again_first_seq < j->first_seq ? j->again_first_seq :
-                                                                                          j->first_seq;
-
-                        if (s < m) {
-                                m = s;
-                                oldest = j;
-                        }
-                }
-        }
-        return oldest;
+        (void)oldest_seq(p, UINT64_MAX, &j);
+        return j;
 }
 
 const char *plan_state_name(enum job_state s)
@@ -1433,13 +1438,8 @@ bool plan_caught_up(struct plan *p, uint64_t now, bool final)
                 next = j->next;
                 if (!p->final && j->parked_ns + PARK_MARGIN_NS > now)
                         continue;
-                /* No record says where it went or what came instead: the
-                 * target gets what the source has under the name now,
-                 * whichever inode (or nothing: the name is removed). */
-                j->flags = (j->flags & JOB_SUBTREE) | JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_UNLINKED |
-                           JOB_ANY_INODE | JOB_NOW;
-                set_state(p, j, JOB_QUEUED);
-                j->ready_ns = now;
+                list_del(&p->parked, j);
+                unexplained(p, j, now);
                 queued = true;
         }
         return queued;

@@ -1080,7 +1080,8 @@ static void run_at(struct trees *t, struct plan *p, uint64_t now)
 
 /* Every job of @p against the trees, one at a time, until none is left;
  * the reader is at the end of the journal. */
-static void run_plan(struct trees *t, struct plan *p)
+/* Every job to its end; @final: no record will come (a --once drain at the journal's end). */
+static void run_plan_as(struct trees *t, struct plan *p, bool final)
 {
         uint64_t wake;
         int i;
@@ -1090,7 +1091,7 @@ static void run_plan(struct trees *t, struct plan *p)
                 struct job_result res;
 
                 if (!j) {
-                        if (!plan_caught_up(p, test_now, false))
+                        if (!plan_caught_up(p, test_now, final))
                                 test_now = wake != UINT64_MAX && wake > test_now ? wake : test_now + 1000 * MS;
                         continue;
                 }
@@ -1102,28 +1103,9 @@ static void run_plan(struct trees *t, struct plan *p)
         ck_assert(plan_empty(p));
 }
 
-/* run_plan() with no record to come (a --once drain at the journal's end). */
-static void run_plan_final(struct trees *t, struct plan *p)
+static void run_plan(struct trees *t, struct plan *p)
 {
-        uint64_t wake;
-        int i;
-
-        (void)plan_caught_up(p, test_now, true);
-        for (i = 0; i < 100000 && !plan_empty(p); i++) {
-                struct job *j = plan_next(p, test_now, &wake);
-                struct job_result res;
-
-                if (!j) {
-                        ck_assert_msg(wake != UINT64_MAX, "work left that nothing wakes");
-                        test_now = wake > test_now ? wake : test_now + 1000 * MS;
-                        continue;
-                }
-                apply_job(&t->ctx, j, &res);
-                ck_assert_msg(res.error == 0, "job on '%s': %s: %s", j->path, res.what ? res.what : "?",
-                              strerror(-res.error));
-                plan_done(p, j, &res, test_now);
-        }
-        ck_assert(plan_empty(p));
+        run_plan_as(t, p, false);
 }
 
 /* One entry the same on both trees: type, mode, owner, size, mtime (ns). */
@@ -2569,23 +2551,28 @@ END_TEST
  * then walks it into the source's (its attributes alone were synced, the
  * entries stayed another directory's).
  */
+/* d with f, mirrored; then d renamed away and made again (@mode) with g, unrecorded. */
+static void directory_made_again_unrecorded(struct trees *t, struct plan *p, mode_t mode)
+{
+        seqno = 0;
+        trees_init(t);
+        ck_assert_int_eq(mkdirat(t->src, "d", 0755), 0);
+        make_file(t->src, "d/f", "in the first d");
+        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t->src, "d"), test_now);
+        add(p, JOURNAL_CREATE, "d/f", NULL, ino_of(t->src, "d/f"), test_now);
+        run_plan(t, p);
+        ck_assert_int_eq(renameat(t->src, "d", t->src, "e"), 0);
+        ck_assert_int_eq(mkdirat(t->src, "d", mode), 0);
+        make_file(t->src, "d/g", "in the second d");
+}
+
 START_TEST(test_directory_of_another_inode_walked)
 {
         struct plan *p = new_plan();
         struct trees t;
         uint64_t ino;
 
-        seqno = 0;
-        trees_init(&t);
-        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
-        make_file(t.src, "d/f", "in the first d");
-        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t.src, "d"), test_now);
-        add(p, JOURNAL_CREATE, "d/f", NULL, ino_of(t.src, "d/f"), test_now);
-        run_plan(&t, p);
-        /* d renamed away and made again, unrecorded */
-        ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
-        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
-        make_file(t.src, "d/g", "in the second d");
+        directory_made_again_unrecorded(&t, p, 0755);
         ino = ino_of(t.src, "d/g");
         add(p, JOURNAL_CREATE, "d/g", NULL, ino, test_now);
         add(p, JOURNAL_CLOSE_WRITE, "d/g", NULL, ino, test_now);
@@ -2608,19 +2595,10 @@ START_TEST(test_directory_of_another_inode_walked_when_final)
         struct plan *p = new_plan();
         struct trees t;
 
-        seqno = 0;
-        trees_init(&t);
-        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
-        make_file(t.src, "d/f", "in the first d");
-        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t.src, "d"), test_now);
-        add(p, JOURNAL_CREATE, "d/f", NULL, ino_of(t.src, "d/f"), test_now);
-        run_plan(&t, p);
-        /* d renamed away and made again, unrecorded; a record of its times */
-        ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
-        ck_assert_int_eq(mkdirat(t.src, "d", 0750), 0);
-        make_file(t.src, "d/g", "in the second d");
-        add(p, JOURNAL_SETATTR, "d", NULL, ino_of(t.src, "d"), test_now);
-        run_plan_final(&t, p);
+        directory_made_again_unrecorded(&t, p, 0750);
+        add(p, JOURNAL_SETATTR, "d", NULL, ino_of(t.src, "d"), test_now);       /* its times and mode */
+        (void)plan_caught_up(p, test_now, true);        /* the journal's end: nothing to come */
+        run_plan_as(&t, p, true);
         same_tree(&t, "d");
         plan_free(p);
         trees_free(&t);
