@@ -277,8 +277,13 @@ static int mount_index(struct fs *fs, int mount_id, int dirfd, const char *name)
         pthread_mutex_unlock(&fs->lock);
 
         /* A file system mounted inside the source: handles of it open
-         * relative to a descriptor on it. */
-        fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+         * relative to a descriptor on it, which open_by_handle_at() wants
+         * opened for real, not O_PATH (EBADF).  A mount point is a
+         * directory but for a bind-mounted file, which no handle of it
+         * can name but its own. */
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOTDIR)
+                fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         pthread_mutex_lock(&fs->lock);

@@ -252,6 +252,28 @@ else
         not_ok "mount over itself"
 fi
 
+# ---- a file system mounted inside the source ----
+# (its files' handles open relative to a descriptor on it: an O_PATH one
+# made every request beneath it fail with EBADF)
+N=$T/nest
+mkdir -p "$N/src/sub" "$N/mnt" "$N/tgt"
+mount -t tmpfs -o size=64m tmpfs "$N/src/sub" && MFS_MOUNTS+=("$N/src/sub")
+echo old >"$N/src/sub/old"
+if mfs_mount "$N/src" "$N/mnt" "journal=$N/j,target=$N/tgt"; then
+        check "a file system inside the source: its files are read" grep -qx old "$N/mnt/sub/old"
+        check "a file system inside the source: mkdir, write, rename, remove" bash -c "
+                mkdir '$N/mnt/sub/d' && echo new >'$N/mnt/sub/d/f' && mv '$N/mnt/sub/d/f' '$N/mnt/sub/d/g' &&
+                rm '$N/mnt/sub/old' && [ \"\$(cat '$N/mnt/sub/d/g')\" = new ] && [ ! -e '$N/src/sub/old' ]"
+        check "a file system inside the source: mirrored" bash -c "
+                '$MFS_BUILD/tools/mirrorfsctl' --mount '$N/mnt' sync --timeout 60 >/dev/null &&
+                python3 '$here/treecmp.py' '$N/src' '$N/tgt'"
+        mfs_umount "$N/mnt"
+        check "a file system inside the source: journaled" bash -c \
+                "'$MFS_JOURNAL_TOOL' dump '$N/j' | grep -q 'rename sub/d/f -> sub/d/g'"
+else
+        not_ok "mount (a file system inside the source)"
+fi
+
 # ---- a file deleted through the mount gives its space back ----
 # (the kernel's passthrough backing file must be released with the last
 # open of the file)
