@@ -47,7 +47,7 @@ struct ctl_status {
         const char *source, *mountpoint, *target, *journal;
         uint64_t uptime_s;
         bool replicating;               /* false: journal only */
-        bool paused, target_lost, passthrough;
+        bool paused, target_lost, passthrough, io_uring;
         uint64_t head_seq, synced_seq, journal_bytes, journal_segments, record_errors, commit_p99_us;
         uint64_t journal_held;          /* records held in memory: the journal's file system refuses writes */
         int journal_error;              /* the journal's last write or sync error (-errno), 0 */

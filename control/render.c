@@ -84,6 +84,7 @@ void ctl_render_status_json(FILE *f, const struct ctl_status *st)
         if (!strcmp(st->role ? st->role : "", "mount")) {
                 ju(f, "inodes", st->inodes);
                 jb(f, "passthrough", st->passthrough);
+                jb(f, "io_uring", st->io_uring);
         }
         if (st->replicating) {
                 ju(f, "applied_seq", st->applied_seq);

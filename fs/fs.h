@@ -45,6 +45,7 @@ struct fs_options {
         uint64_t commit_interval_ms;
         uint64_t segment_size;
         enum { FS_PT_AUTO, FS_PT_ON, FS_PT_OFF } passthrough;
+        enum { FS_URING_AUTO, FS_URING_ON, FS_URING_OFF } io_uring;
         double timeout;                 /* entry and attribute cache, seconds */
         uint64_t dircache;              /* cached directory descriptors */
         uint64_t threads;               /* max worker threads */
@@ -68,6 +69,8 @@ struct fs_options {
 struct fuse_args;
 int fs_options_parse(struct fuse_args *args, struct fs_options *ret, char *err, size_t errlen);
 void fs_options_free(struct fs_options *o);
+/* Whether the kernel's requests are to come over io_uring (io_uring=). */
+bool fs_options_want_uring(const struct fs_options *o);
 void fs_options_usage(void);
 
 /* A name an inode is known by: the kernel has (or had) a dentry for it. */
@@ -161,6 +164,8 @@ struct fs {
         struct fs_inode *root;
 
         _Atomic bool passthrough;       /* negotiated with the kernel (INIT, in a worker thread) */
+        _Atomic bool io_uring;          /* the kernel's requests come over io_uring (the same) */
+        struct fs_slow *slow;           /* threads for the syncs, over io_uring (slow.c) */
         int ready_fd;                   /* to the waiting parent (no -f), until ready; -1 */
         char start_error[256];          /* why the kernel's INIT was refused, "" */
         uid_t self_uid;
@@ -174,6 +179,28 @@ struct fs {
 /* Called once the kernel's INIT is answered: the mount serves.  With
  * @error (a one-line reason), the start has failed and the session ends. */
 void fs_ready(struct fs *fs, const char *error);
+
+/* ---- slow.c ---- */
+
+/* FUSE over io_uring: libfuse 3.18 and newer. */
+#ifdef FUSE_CAP_OVER_IO_URING
+#define FS_HAVE_URING 1
+#endif
+
+struct fs_slow;
+int fs_slow_start(struct fuse_session *se, unsigned max_threads, struct fs_slow **ret);
+/* Runs what is queued and ends the threads; what comes later runs in the
+ * caller (the session's last requests).  NULL-safe. */
+void fs_slow_quiesce(struct fs_slow *s);
+/* Quiesces and frees, once no request can come.  NULL-safe; NULL. */
+struct fs_slow *fs_slow_stop(struct fs_slow *s);
+/* A request that may take long (a sync): @fn(@req, @datasync, @fi) does
+ * it and returns the errno to answer (0: done).  A request that came over
+ * io_uring is run on a thread of the pool, so that it does not hold the
+ * other requests of its CPU; any other (or when no thread can be had)
+ * right here. */
+typedef int fs_sync_fn(fuse_req_t req, int datasync, struct fuse_file_info *fi);
+void fs_slow_sync(struct fs *fs, fs_sync_fn *fn, fuse_req_t req, int datasync, struct fuse_file_info *fi);
 
 /* ---- inode.c ---- */
 
@@ -307,24 +334,21 @@ void fs_creds_restore(struct fs *fs, struct fs_creds *c);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
-static inline struct fs *fs_of(fuse_req_t req)
-{
-        return fuse_req_userdata(req);
-}
-
-static inline struct fs_file *fs_file_of(struct fuse_file_info *fi)
-{
-        return (struct fs_file *)(uintptr_t)fi->fh;
-}
-
 /*
- * An open file's or directory's handle (fi->fh) is used by the requests on
- * it and freed at its RELEASE, which the kernel sends only after every one
- * of them was answered.  That ordering goes through /dev/fuse, where
- * ThreadSanitizer cannot see it; these two show it: fs_handle_answered()
- * after a request's last use of the handle, before its reply, and
- * fs_handle_released() before the free (a NULL @fi: a request without a
- * handle).  Nothing in other builds.
+ * ThreadSanitizer cannot see the orderings the kernel makes between
+ * requests: a request comes after the replies its caller saw (an inode is
+ * known by its node id, its address, only from the reply that gave it;
+ * its FORGET comes after every request that used it), and an open file's
+ * or directory's handle (fi->fh) is used by the requests on it and freed
+ * at its RELEASE, which comes after every one of them was answered.  Over
+ * /dev/fuse TSan happened to see them in the writes and reads of the one
+ * descriptor; over io_uring (shared memory) it sees none.  So, in TSan
+ * builds only: every reply releases and every request acquires, as the
+ * descriptor did (fuse_reply_*() below, fs_request_begins() in fs_of()
+ * and fs_inode_get()); and for handles, fs_handle_answered() after a
+ * request's last use of the handle, before its reply, fs_handle_reached()
+ * where a request takes it, fs_handle_released() before the free (a NULL
+ * @fi: a request without a handle).  Nothing in other builds.
  */
 #if defined(__SANITIZE_THREAD__)
 #define FS_TSAN 1
@@ -338,6 +362,27 @@ static inline struct fs_file *fs_file_of(struct fuse_file_info *fi)
 #endif
 #if FS_TSAN
 #include <sanitizer/tsan_interface.h>
+static inline void fs_request_begins(struct fs *fs)
+{
+        __tsan_acquire(fs);
+}
+static inline void fs_replying(fuse_req_t req)
+{
+        __tsan_release(fuse_req_userdata(req));
+}
+#define fuse_reply_attr(req, ...) (fs_replying(req), fuse_reply_attr(req, __VA_ARGS__))
+#define fuse_reply_buf(req, ...) (fs_replying(req), fuse_reply_buf(req, __VA_ARGS__))
+#define fuse_reply_create(req, ...) (fs_replying(req), fuse_reply_create(req, __VA_ARGS__))
+#define fuse_reply_data(req, ...) (fs_replying(req), fuse_reply_data(req, __VA_ARGS__))
+#define fuse_reply_entry(req, ...) (fs_replying(req), fuse_reply_entry(req, __VA_ARGS__))
+#define fuse_reply_err(req, ...) (fs_replying(req), fuse_reply_err(req, __VA_ARGS__))
+#define fuse_reply_lseek(req, ...) (fs_replying(req), fuse_reply_lseek(req, __VA_ARGS__))
+#define fuse_reply_none(req) (fs_replying(req), fuse_reply_none(req))
+#define fuse_reply_open(req, ...) (fs_replying(req), fuse_reply_open(req, __VA_ARGS__))
+#define fuse_reply_readlink(req, ...) (fs_replying(req), fuse_reply_readlink(req, __VA_ARGS__))
+#define fuse_reply_statfs(req, ...) (fs_replying(req), fuse_reply_statfs(req, __VA_ARGS__))
+#define fuse_reply_write(req, ...) (fs_replying(req), fuse_reply_write(req, __VA_ARGS__))
+#define fuse_reply_xattr(req, ...) (fs_replying(req), fuse_reply_xattr(req, __VA_ARGS__))
 static inline void fs_handle_answered(struct fuse_file_info *fi)
 {
         if (fi)
@@ -347,7 +392,15 @@ static inline void fs_handle_released(struct fuse_file_info *fi)
 {
         __tsan_acquire((void *)(uintptr_t)fi->fh);
 }
+static inline void fs_handle_reached(struct fuse_file_info *fi)
+{
+        __tsan_acquire((void *)(uintptr_t)fi->fh);
+}
 #else
+static inline void fs_request_begins(struct fs *fs)
+{
+        (void)fs;
+}
 static inline void fs_handle_answered(struct fuse_file_info *fi)
 {
         (void)fi;
@@ -356,4 +409,22 @@ static inline void fs_handle_released(struct fuse_file_info *fi)
 {
         (void)fi;
 }
+static inline void fs_handle_reached(struct fuse_file_info *fi)
+{
+        (void)fi;
+}
 #endif
+
+static inline struct fs *fs_of(fuse_req_t req)
+{
+        struct fs *fs = fuse_req_userdata(req);
+
+        fs_request_begins(fs);
+        return fs;
+}
+
+static inline struct fs_file *fs_file_of(struct fuse_file_info *fi)
+{
+        fs_handle_reached(fi);
+        return (struct fs_file *)(uintptr_t)fi->fh;
+}

@@ -423,6 +423,7 @@ struct fs_inode *fs_inode_get(struct fs *fs, fuse_ino_t ino)
 {
         if (ino == FUSE_ROOT_ID)
                 return fs->root;
+        fs_request_begins(fs);
         return (struct fs_inode *)(uintptr_t)ino;
 }
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <grp.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -207,8 +208,10 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
                          r == -EOPNOTSUPP ? " (its file system has no file handles)" : "");
                 return -1;
         }
-        /* A slot for every change the worker threads can make at once. */
-        r = journal_inflight_open(fs->journal, (unsigned)fs->opt.threads + 16, &fs->inflight);
+        /* A slot for every change the threads can make at once: the
+         * workers, the io_uring queues' (one per CPU) and the syncs'. */
+        r = journal_inflight_open(fs->journal, 2 * (unsigned)fs->opt.threads + (unsigned)get_nprocs_conf() + 16,
+                                  &fs->inflight);
         if (r == 0)
                 r = fs_recover(fs);
         if (r < 0) {
@@ -219,6 +222,11 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
         fs->se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
         if (!fs->se) {
                 snprintf(err, ERRLEN, "cannot start FUSE session (bad FUSE option?)");
+                return -1;
+        }
+        r = fs_slow_start(fs->se, (unsigned)fs->opt.threads, &fs->slow);
+        if (r < 0) {
+                snprintf(err, ERRLEN, "cannot start: %s", strerror(-r));
                 return -1;
         }
         if (fuse_set_signal_handlers(fs->se) < 0) {
@@ -346,8 +354,9 @@ void fs_ready(struct fs *fs, const char *error)
                 detach(fs, fs->ready_fd);
                 fs->ready_fd = -1;
         }
-        log_msg(LOG_INFO, "serving '%s' at '%s', journal '%s'%s%s%s", fs->paths.source, fs->paths.mountpoint,
+        log_msg(LOG_INFO, "serving '%s' at '%s', journal '%s'%s%s%s%s", fs->paths.source, fs->paths.mountpoint,
                 fs->paths.journal, fs->passthrough ? ", kernel passthrough" : ", reads and writes through the daemon",
+                fs->io_uring ? ", requests over io_uring" : "",
                 fs->replicator ? ", mirroring to " : ", replicate=off", fs->replicator ? fs->paths.target : "");
         (void)sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving %s at %s", (unsigned long)getpid(),
                          fs->paths.source, fs->paths.mountpoint);
@@ -387,6 +396,9 @@ static void stop(struct fs *fs)
                                  "\nEXTEND_TIMEOUT_USEC=%llu",
                                  (unsigned long long)(fs->replicator ? fs->opt.drain_timeout : 0),
                                  (unsigned long long)((fs->replicator ? fs->opt.drain_timeout : 0) + 30) * 1000000ull);
+                /* The syncs still running end (unanswered: the session has
+                 * ended) before it goes. */
+                fs_slow_quiesce(fs->slow);
                 fuse_session_unmount(fs->se);
                 fuse_remove_signal_handlers(fs->se);
                 fuse_session_destroy(fs->se);
@@ -403,6 +415,7 @@ static void stop(struct fs *fs)
         replicator_shutdown(fs->replicator);    /* syncs still waiting are answered */
         fs_status_stop(fs);
         fs->replicator = replicator_stop(fs->replicator, 0);
+        fs->slow = fs_slow_stop(fs->slow);
         fs->inflight = journal_inflight_close(fs->inflight);
         fs->journal = journal_close(fs->journal);
         fs_inodes_free(fs);
@@ -420,6 +433,7 @@ int main(int argc, char **argv)
         char err[ERRLEN];
         struct fs *fs;
         int ready = -1, ret = 1, r;
+        bool served;
 
         fs = calloc(1, sizeof(*fs));
         if (!fs) {
@@ -487,7 +501,8 @@ int main(int argc, char **argv)
         /* Ready once the kernel's INIT is answered (fs_ready()). */
         fs->ready_fd = ready;
         r = serve(fs);
-        if (fs->ready_fd >= 0 || fs->start_error[0]) {
+        served = fs->ready_fd < 0 && !fs->start_error[0];
+        if (!served) {
                 /* the session ended before it served */
                 snprintf(err, sizeof(err), "%s", fs->start_error[0] ? fs->start_error
                          : "the kernel never sent INIT (the mount went away while starting)");
@@ -498,7 +513,8 @@ int main(int argc, char **argv)
                 r = -EIO;
         }
         stop(fs);
-        log_msg(LOG_INFO, "stopped serving '%s' at '%s'", fs->paths.source, fs->paths.mountpoint);
+        if (served)     /* a failed start said why, once */
+                log_msg(LOG_INFO, "stopped serving '%s' at '%s'", fs->paths.source, fs->paths.mountpoint);
         /* A loop ended by a signal (SIGTERM, SIGINT, SIGHUP) returns the
          * signal number: a clean stop as much as an unmount. */
         ret = r < 0 ? 1 : 0;

@@ -25,6 +25,7 @@ struct fs_dir {
 
 static struct fs_dir *dir_of(struct fuse_file_info *fi)
 {
+        fs_handle_reached(fi);
         return (struct fs_dir *)(uintptr_t)fi->fh;
 }
 
@@ -178,7 +179,7 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, 0);
 }
 
-void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+static int fsyncdir_answer(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 {
         int fd = dirfd(dir_of(fi)->dp);
         int r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0;
@@ -187,7 +188,12 @@ void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
         if (r == 0)
                 fs_record_commit(fs_of(req));
         fs_handle_answered(fi);
-        fuse_reply_err(req, r);
+        return r;
+}
+
+void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+        fs_slow_sync(fs_of(req), fsyncdir_answer, req, datasync, fi);
 }
 
 void fs_statfs(fuse_req_t req, fuse_ino_t ino)

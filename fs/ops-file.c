@@ -520,7 +520,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, 0);
 }
 
-void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+static int fsync_answer(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 {
         struct journal_record rec = { .type = JOURNAL_SYNC, .flags = JOURNAL_F_DURABLE };
         struct fs *fs = fs_of(req);
@@ -540,7 +540,12 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
                 fs_record_commit(fs);
         }
         fs_handle_answered(fi);
-        fuse_reply_err(req, -r);
+        return -r;
+}
+
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+        fs_slow_sync(fs_of(req), fsync_answer, req, datasync, fi);
 }
 
 void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,

@@ -8,7 +8,9 @@
  * used.  Without passthrough the data goes through the daemon by splice,
  * with the writeback cache when asked for.  Locks are left to the kernel
  * (no lock operations): they work between the processes of this node.
- * POSIX ACLs are checked by the kernel, as on the source.
+ * POSIX ACLs are checked by the kernel, as on the source.  The kernel's
+ * requests come over io_uring (a queue per CPU) when it offers that and
+ * io_uring= allows it (slow.c says what that changes).
  */
 #include <errno.h>
 #include <string.h>
@@ -25,6 +27,22 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
         if (fs->opt.passthrough == FS_PT_ON && !fs->passthrough) {
                 fs_ready(fs, "passthrough=on, but the kernel does not offer passthrough (needs Linux 6.9+ "
                          "and a daemon with CAP_SYS_ADMIN); use passthrough=auto to go on without it");
+                return;
+        }
+#ifdef FS_HAVE_URING
+        /* libfuse wants io_uring whenever the kernel offers it, and takes
+         * it when -o io_uring was given (fs_options_parse() adds it as
+         * fs_options_want_uring() says): say it as we mean it. */
+        fs->io_uring = false;
+        if (fs_options_want_uring(&fs->opt) && (conn->capable_ext & FUSE_CAP_OVER_IO_URING))
+                fs->io_uring = fuse_set_feature_flag(conn, FUSE_CAP_OVER_IO_URING);
+        else
+                fuse_unset_feature_flag(conn, FUSE_CAP_OVER_IO_URING);
+#endif
+        if (fs->opt.io_uring == FS_URING_ON && !fs->io_uring) {
+                fs_ready(fs, "io_uring=on, but the kernel does not offer FUSE over io_uring (needs Linux 6.14+ "
+                         "with /sys/module/fuse/parameters/enable_uring set to Y, and libfuse 3.18+); "
+                         "use io_uring=auto to go on without it");
                 return;
         }
         if (!fs->passthrough && fs->opt.writeback)

@@ -23,7 +23,7 @@
 
 enum {
         KEY_TARGET, KEY_JOURNAL, KEY_SOCKET, KEY_REPLICATE, KEY_DURABILITY, KEY_COMMIT_INTERVAL,
-        KEY_SEGMENT_SIZE, KEY_PASSTHROUGH, KEY_TIMEOUT, KEY_DIRCACHE, KEY_THREADS, KEY_CLONE_FD,
+        KEY_SEGMENT_SIZE, KEY_PASSTHROUGH, KEY_IO_URING, KEY_TIMEOUT, KEY_DIRCACHE, KEY_THREADS, KEY_CLONE_FD,
         KEY_NOFLUSH, KEY_WRITEBACK, KEY_READDIRPLUS, KEY_HELP, KEY_VERSION, KEY_FOREGROUND,
         KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS, KEY_SOCKET_GROUP, KEY_LOG_LEVEL, KEY_RETENTION,
 };
@@ -38,6 +38,7 @@ static const struct fuse_opt opt_spec[] = {
         FUSE_OPT_KEY("commit_interval_ms=", KEY_COMMIT_INTERVAL),
         FUSE_OPT_KEY("segment_size=", KEY_SEGMENT_SIZE),
         FUSE_OPT_KEY("passthrough=", KEY_PASSTHROUGH),
+        FUSE_OPT_KEY("io_uring=", KEY_IO_URING),
         FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
         FUSE_OPT_KEY("dircache=", KEY_DIRCACHE),
         FUSE_OPT_KEY("threads=", KEY_THREADS),
@@ -116,6 +117,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
         struct fs_options *o = s->o;
         const char *v = strchr(arg, '=');
         uint64_t n;
+        int mode;
 
         v = v ? v + 1 : "";
         switch (key) {
@@ -160,14 +162,19 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
                 o->segment_size = n;
                 return 0;
         case KEY_PASSTHROUGH:
+        case KEY_IO_URING:
                 if (!strcmp(v, "auto"))
-                        o->passthrough = FS_PT_AUTO;
+                        mode = 0;
                 else if (!strcmp(v, "on"))
-                        o->passthrough = FS_PT_ON;
+                        mode = 1;
                 else if (!strcmp(v, "off"))
-                        o->passthrough = FS_PT_OFF;
+                        mode = 2;
                 else
                         return bad(s, arg, "auto, on or off");
+                if (key == KEY_PASSTHROUGH)
+                        o->passthrough = mode == 0 ? FS_PT_AUTO : mode == 1 ? FS_PT_ON : FS_PT_OFF;
+                else
+                        o->io_uring = mode == 0 ? FS_URING_AUTO : mode == 1 ? FS_URING_ON : FS_URING_OFF;
                 return 0;
         case KEY_TIMEOUT:
                 return parse_seconds(v, &o->timeout) == 0 ? 0 : bad(s, arg, "seconds (0 or more, may be fractional)");
@@ -248,6 +255,7 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err, si
                 .commit_interval_ms = 10,
                 .segment_size = 64u << 20,
                 .passthrough = FS_PT_AUTO,
+                .io_uring = FS_URING_AUTO,
                 .timeout = 86400,
                 .dircache = 4096,
                 .threads = 16,
@@ -278,6 +286,10 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err, si
                 snprintf(err, errlen, "no target directory: add -o target=DIR (or replicate=off to only journal)");
                 return -EINVAL;
         }
+        if (o->singlethread && o->io_uring == FS_URING_ON) {
+                snprintf(err, errlen, "io_uring=on and -s do not go together: the io_uring queues have a thread each");
+                return -EINVAL;
+        }
         /* The kernel checks permissions against the source's modes: a user
          * cannot do through the mount what the tree would refuse. */
         /* The tree's setuid programs and device nodes work as they do
@@ -285,11 +297,21 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err, si
          * later, so they win). */
         if ((geteuid() == 0 && fuse_opt_insert_arg(args, 1, "-osuid,dev") < 0) ||
             fuse_opt_add_arg(args, "-odefault_permissions") < 0 || add_opt(args, "subtype=", "mirrorfs") < 0 ||
-            add_opt(args, "fsname=", o->source) < 0) {
+            add_opt(args, "fsname=", o->source) < 0 ||
+            (fs_options_want_uring(o) && fuse_opt_add_arg(args, "-oio_uring") < 0)) {
                 snprintf(err, errlen, "out of memory");
                 return -ENOMEM;
         }
         return 0;
+}
+
+bool fs_options_want_uring(const struct fs_options *o)
+{
+        /* Strict durability waits for the journal's sync in the request:
+         * one request at a time per CPU would leave no group to commit. */
+        if (o->singlethread || o->io_uring == FS_URING_OFF)
+                return false;
+        return o->io_uring == FS_URING_ON || o->durability != JOURNAL_STRICT;
 }
 
 void fs_options_free(struct fs_options *o)
@@ -323,6 +345,9 @@ void fs_options_usage(void)
                "  commit_interval_ms=N    batch: group commit interval, 1..60000 (default 10)\n"
                "  segment_size=SIZE       journal segment size, 1M..4G (default 64M)\n"
                "  passthrough=auto|on|off kernel passthrough of reads and writes (default auto)\n"
+               "  io_uring=auto|on|off    the kernel's requests over io_uring, a queue per CPU\n"
+               "                          (default auto: when the kernel offers it and durability\n"
+               "                          is not strict)\n"
                "  timeout=SECONDS         kernel cache of names and attributes (default 86400;\n"
                "                          use 0 when the source also changes outside the mount)\n"
                "  dircache=N              directory descriptors kept open, 0..16384 (default 4096)\n"

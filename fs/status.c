@@ -27,6 +27,7 @@ static void status(void *userdata, struct ctl_status *st)
         st->target = fs->paths.target;
         st->journal = fs->paths.journal;
         st->passthrough = fs->passthrough;
+        st->io_uring = fs->io_uring;
         st->inodes = atomic_load(&fs->stats.inodes);
         journal_get_stats(fs->journal, &js);
         st->head_seq = js.next_seq - 1;

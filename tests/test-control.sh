@@ -52,7 +52,7 @@ check "status --json: every documented field" python3 - "$SOCK" "$CTL" <<'PY'
 import json, subprocess, sys
 st = json.loads(subprocess.check_output([sys.argv[2], "--socket", sys.argv[1], "status", "--json"]))
 need = ["state", "role", "source", "mountpoint", "target", "journal_dir", "uptime_s", "journal", "inodes",
-        "passthrough", "applied_seq", "lag_records", "lag_seconds", "queued", "queued_held",
+        "passthrough", "io_uring", "applied_seq", "lag_records", "lag_seconds", "queued", "queued_held",
         "queued_barriers", "queued_parked", "read_seq", "in_flight", "workers",
         "files_copied", "bytes_copied", "files_per_s_10s", "mb_per_s_10s", "files_per_s_5m", "mb_per_s_5m",
         "renames", "links", "retries", "waiting_retry", "dead_letters", "events_lost", "last_error",

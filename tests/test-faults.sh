@@ -3,7 +3,8 @@
 # and symlinks planted in the target (nothing may be written, removed or
 # changed outside the target), a target that fills up and is freed, a
 # target that turns read-only and back, a target unmounted and back, a
-# target whose disk stalls and recovers, a journal whose disk fills up.
+# target whose disk stalls and recovers, a sync that hangs on the source (it
+# holds up no other request), a journal whose disk fills up.
 # Jobs writing through the mount never see an error; the mirror converges
 # once the fault is gone.  TAP.
 #
@@ -140,10 +141,14 @@ fi
 S=$T/stall
 stall_pid=
 mkdir -p "$S/back" "$S/bmnt" "$S/src" "$S/mnt" "$S/tgt"
-stall_cleanup() {       # before mfs_cleanup: the stopped daemon first
-        [ -n "$stall_pid" ] && kill -CONT "$stall_pid" 2>/dev/null
-        if mountpoint -q "$S/mnt"; then umount "$S/mnt" 2>/dev/null || umount -l "$S/mnt"; fi
-        if mountpoint -q "$S/tgt"; then umount "$S/tgt" 2>/dev/null || umount -l "$S/tgt"; fi
+stall_pids=()
+stall_mounts=()         # mounted over a stopped daemon: unmounted first, in this order
+stall_cleanup() {       # before mfs_cleanup: the stopped daemons first
+        local p m
+        for p in $stall_pid "${stall_pids[@]}"; do kill -CONT "$p" 2>/dev/null; done
+        for m in "$S/mnt" "$S/tgt" "${stall_mounts[@]}"; do
+                if mountpoint -q "$m"; then umount "$m" 2>/dev/null || umount -l "$m"; fi
+        done
         return 0
 }
 trap 'stall_cleanup; mfs_cleanup' EXIT
@@ -187,6 +192,65 @@ if mfs_mount "$S/back" "$S/bmnt" "journal=$S/bj,replicate=off,passthrough=off" &
         umount "$S/tgt"
 else
         not_ok "mount (stalled target disk)"
+fi
+
+# ---- a sync that hangs holds up no other request ----
+# Over io_uring each CPU's requests are answered in turn by one thread: a
+# sync answered there would hold every request of that CPU.  A file and a
+# directory on an ext4 whose loop image lies on a stopped mirrorfs (as
+# above) are synced through the mount, so the syncs hang; other processes
+# on the same CPU must still be answered.  (Over /dev/fuse other worker
+# threads answer them: the test holds for both.)
+Q=$T/slowsync
+mkdir -p "$Q/back" "$Q/bmnt" "$Q/src/slow" "$Q/src/fast" "$Q/mnt"
+if mfs_mount "$Q/back" "$Q/bmnt" "journal=$Q/bj,replicate=off,passthrough=off" && stall_pids+=("$MFS_PID") &&
+    truncate -s 64M "$Q/bmnt/disk" && mkfs.ext4 -q -F "$Q/bmnt/disk" && mount -o loop "$Q/bmnt/disk" "$Q/src/slow" &&
+    stall_mounts+=("$Q/mnt" "$Q/src/slow") &&
+    mfs_mount "$Q/src" "$Q/mnt" "journal=$Q/j,replicate=off,passthrough=off,socket=$Q/sock"; then
+        transport=$("$MFS_BUILD/tools/mirrorfsctl" --socket "$Q/sock" status --json |
+                python3 -c 'import json, sys; print("io_uring" if json.load(sys.stdin)["io_uring"] else "/dev/fuse")')
+        mkdir "$Q/mnt/slow/d"
+        head -c 4M /dev/urandom >"$Q/mnt/slow/d/f"
+        kill -STOP "${stall_pids[-1]}"
+        # pinned to CPU 0, as what follows: the same io_uring queue
+        taskset -c 0 python3 -c 'import os, sys
+f = os.open(sys.argv[1] + "/f", os.O_WRONLY)
+os.write(f, b"x" * 65536)
+os.fsync(f)
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+os.fsync(d)' "$Q/mnt/slow/d" &
+        syncer=$!
+        sleep 1
+        check "a hung sync: still hung (its disk is stopped)" kill -0 "$syncer"
+        # (a request taken into a queue cannot be interrupted: wait
+        # here, and let the disk go before judging, so that a failure
+        # ends)
+        taskset -c 0 python3 -c 'import os, sys
+for i in range(20):
+    p = "%s/n%d" % (sys.argv[1], i)
+    with open(p, "w") as f:
+        f.write("while a sync hangs")
+    os.stat(p)
+    os.rename(p, p + ".done")' "$Q/mnt/fast" &
+        other=$!
+        for i in $(seq 200); do
+                kill -0 "$other" 2>/dev/null || break
+                sleep 0.1
+        done
+        held=no
+        kill -0 "$other" 2>/dev/null && held="yes, for 20 s"
+        kill -CONT "${stall_pids[-1]}"
+        rc=0
+        wait "$other" || rc=$?
+        check "a hung sync holds up no other request on its CPU (requests over $transport; held: $held)" \
+                test "$held" = no -a "$rc" -eq 0
+        rc=0
+        wait "$syncer" || rc=$?
+        check "a hung sync: returns once its disk is back" test "$rc" -eq 0
+        mfs_umount "$Q/mnt"
+        umount "$Q/src/slow"
+else
+        not_ok "mount (a hung sync)"
 fi
 
 # ---- the journal's file system fills up, then gets room ----

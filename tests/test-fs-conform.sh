@@ -2,7 +2,8 @@
 # POSIX conformance through the mount: the conform battery (as root and as
 # test users) gives the same transcript through mirrorfs as in a directory of
 # the same file system, with each data path of the mount (kernel
-# passthrough; through the daemon), except the steps FUSE itself cannot do
+# passthrough; through the daemon) and each way requests come (io_uring,
+# /dev/fuse), except the steps FUSE itself cannot do
 # (tests/conform/known-fuse.txt).  Then fsx-style random I/O against its
 # model through the mount.  TAP.
 #
@@ -16,7 +17,9 @@ trap mfs_cleanup EXIT
 T=$MFS_TMP
 mkdir -p "$T/native" "$T/src" "$T/mnt" "$T/tgt"
 
-for variant in "passthrough=auto" "passthrough=off,writeback=off"; do
+# The kernel's requests over io_uring where it offers them (io_uring=auto),
+# and through /dev/fuse.
+for variant in "passthrough=auto" "passthrough=off,writeback=off" "passthrough=auto,io_uring=off"; do
         if ! mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,allow_other,$variant"; then
                 not_ok "mount with $variant"
                 continue

@@ -43,6 +43,8 @@ check "target inside the source" fails_with "overlap" "$T/src" "$T/mnt" -o journ
 check "journal inside the source" fails_with "journal.*inside the source" "$T/src" "$T/mnt" -o journal="$T/src/inner/j",target="$T/tgt"
 check "extra argument" fails_with "unexpected argument" "$T/src" "$T/mnt" "$T/x" -o journal="$J",target="$T/tgt"
 check "bad log level" fails_with "log_level=loud.*err, warning, notice, info or debug" "$T/src" "$T/mnt" -o journal="$J",log_level=loud
+check "bad io_uring" fails_with "io_uring=maybe.*auto, on or off" "$T/src" "$T/mnt" -o journal="$J",replicate=off,io_uring=maybe
+check "io_uring=on with -s" fails_with "io_uring=on and -s" "$T/src" "$T/mnt" -s -o journal="$J",replicate=off,io_uring=on
 check "bad retention" fails_with "retention=forever" "$T/src" "$T/mnt" -o journal="$J",replicate=off,retention=forever
 rmdir "$T/src/inner"
 check "nothing was mounted by the failures" bash -c "! mountpoint -q '$T/mnt'"
@@ -100,6 +102,44 @@ if "$MFS_BIN" "$L/src" "$L/mnt" -o "journal=$L/j,replicate=off" >"$L/out" 2>&1; 
         mfs_umount "$L/mnt" "$dpid"
 else
         not_ok "daemon start: $(cat "$L/out")"
+fi
+
+# ---- the kernel's requests over io_uring (io_uring=) ----
+# The kernel offers FUSE over io_uring only while the fuse module's
+# enable_uring is set: the test sets it both ways, and puts it back.
+P=/sys/module/fuse/parameters/enable_uring
+U=$T/uring
+mkdir -p "$U/src" "$U/mnt"
+uring_of() {
+        "$MFS_BUILD/tools/mirrorfsctl" --socket "$U/sock" status --json |
+                python3 -c 'import json, sys; print("on" if json.load(sys.stdin)["io_uring"] else "off")'
+}
+# uring_mount OPTS: mount, say how the requests come, unmount
+uring_mount() {
+        local how
+        mfs_mount "$U/src" "$U/mnt" "journal=$U/j,replicate=off,socket=$U/sock${1:+,$1}" || return 1
+        how=$(uring_of)
+        echo "x" >"$U/mnt/f" && [ "$(cat "$U/mnt/f")" = x ] || how="$how, but a write failed"
+        mfs_umount "$U/mnt"
+        echo "$how"
+}
+if [ -w "$P" ]; then
+        uring_was=$(cat "$P")
+        trap 'echo "$uring_was" >"$P"; mfs_cleanup' EXIT
+        echo Y >"$P"
+        check "io_uring: taken when the kernel offers it" test "$(uring_mount)" = on
+        check "io_uring=off: requests through /dev/fuse" test "$(uring_mount io_uring=off)" = off
+        check "io_uring=auto: not with durability=strict" test "$(uring_mount durability=strict)" = off
+        check "io_uring=on: with durability=strict" test "$(uring_mount durability=strict,io_uring=on)" = on
+        echo N >"$P"
+        check "io_uring: /dev/fuse when the kernel does not offer it" test "$(uring_mount)" = off
+        check "io_uring=on: the start fails when the kernel does not offer it" fails_with \
+                "io_uring=on, but the kernel does not offer FUSE over io_uring" "$U/src" "$U/mnt" \
+                -o "journal=$U/j,replicate=off,io_uring=on"
+        check "io_uring=on: nothing left mounted by the failure" bash -c "! mountpoint -q '$U/mnt'"
+        echo "$uring_was" >"$P"
+else
+        ok "io_uring # SKIP this kernel has no FUSE over io_uring ($P)"
 fi
 
 # ---- every change leaves its record ----

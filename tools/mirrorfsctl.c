@@ -206,8 +206,10 @@ static int print_status(json_object *st)
                 printf("  JOURNAL     cannot write (%s): %" PRId64 " changes held in memory, written as soon as it can\n",
                        str(j, "error") ? str(j, "error") : "?", num(j, "held"));
         if (json_object_object_get_ex(st, "inodes", NULL))
-                printf("  mount       %" PRId64 " inodes held, kernel passthrough %s, up %" PRId64 " s\n",
-                       num(st, "inodes"), json_object_get_boolean(json_object_object_get(st, "passthrough")) ? "on" : "off",
+                printf("  mount       %" PRId64 " inodes held, kernel passthrough %s, requests over %s, up %" PRId64
+                       " s\n", num(st, "inodes"),
+                       json_object_get_boolean(json_object_object_get(st, "passthrough")) ? "on" : "off",
+                       json_object_get_boolean(json_object_object_get(st, "io_uring")) ? "io_uring" : "/dev/fuse",
                        num(st, "uptime_s"));
         if (!json_object_object_get_ex(st, "applied_seq", NULL)) {
                 printf("  replicator  none in this daemon (replicate=off)\n");
