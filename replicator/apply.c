@@ -513,7 +513,7 @@ static int copy_file(struct apply_ctx *ctx, const char *path, const struct side 
         }
         /* A file that changes while it is copied is copied again. */
         for (int attempt = 0; attempt < 3; attempt++) {
-                bool named = false, inplace, sparse;
+                bool named = false, inplace;
                 int64_t n;
 
                 if (fstat(in, &a) < 0) {
@@ -547,9 +547,7 @@ static int copy_file(struct apply_ctx *ctx, const char *path, const struct side 
                         }
                         (void)tree_mark_ino_fd(out, a.st_ino);
                 }
-                /* holes only where the source has fewer blocks than bytes */
-                sparse = (uint64_t)a.st_blocks * 512 < (uint64_t)a.st_size;
-                n = ctx->copy_ops->copy(ctx->copier, in, out, (uint64_t)a.st_size, sparse);
+                n = ctx->copy_ops->copy(ctx->copier, in, out, (uint64_t)a.st_size);
                 if (n < 0) {
                         r = (int)n;
                         res->what = "copy";

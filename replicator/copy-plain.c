@@ -106,12 +106,9 @@ static int64_t copy_range(struct copier *c, int in, int out, uint64_t off, uint6
         return (int64_t)done;
 }
 
-int copy_extents(int in, uint64_t size, bool sparse, int (*range)(void *arg, uint64_t off, uint64_t end), void *arg)
+int copy_extents(int in, uint64_t size, int (*range)(void *arg, uint64_t off, uint64_t end), void *arg)
 {
         uint64_t pos = 0;
-
-        if (!sparse)
-                return size ? range(arg, 0, size) : 0;
 
         while (pos < size) {
                 off_t data = lseek(in, (off_t)pos, SEEK_DATA), hole;
@@ -158,10 +155,10 @@ static int plain_range(void *arg, uint64_t off, uint64_t end)
         return 0;
 }
 
-static int64_t plain_copy(struct copier *c, int in, int out, uint64_t size, bool sparse)
+static int64_t plain_copy(struct copier *c, int in, int out, uint64_t size)
 {
         struct plain_arg a = { c, in, out, 0 };
-        int r = copy_extents(in, size, sparse, plain_range, &a);
+        int r = copy_extents(in, size, plain_range, &a);
 
         return r < 0 ? r : (int64_t)a.total;
 }

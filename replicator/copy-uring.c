@@ -264,10 +264,10 @@ static int uring_range(void *arg, uint64_t off, uint64_t end)
         return 0;
 }
 
-static int64_t uring_copy(struct copier *c, int in, int out, uint64_t size, bool sparse)
+static int64_t uring_copy(struct copier *c, int in, int out, uint64_t size)
 {
         struct uring_arg a = { c, in, out, 0 };
-        int r = copy_extents(in, size, sparse, uring_range, &a);
+        int r = copy_extents(in, size, uring_range, &a);
 
         return r < 0 ? r : (int64_t)a.total;
 }
