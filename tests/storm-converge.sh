@@ -9,7 +9,8 @@
 #   tests/storm-converge.sh build 20 -p 4          (4 racing processes)
 #   SEED=29681 tests/storm-converge.sh build 1 -p 1 -v >ops.txt   (replay one, every operation)
 #
-# MFS_KEEP=1 keeps the trees and journals of every run.
+# MFS_KEEP=1 keeps the trees and journals of every run, MFS_KEEP=failed
+# those of the runs that left a difference.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount-lib.sh"
@@ -35,8 +36,13 @@ for i in $(seq 1 "$runs"); do
                 echo "seed $seed: $(echo "$out" | head -n 3 | tr '\n' ' ')"
                 failed=$((failed + 1))
         fi
+        ok=$([ "$failed" -eq "${failed_before:-0}" ] && echo yes)
+        failed_before=$failed
         mfs_umount "$d/mnt" >/dev/null
-        [ -n "${MFS_KEEP:-}" ] || rm -rf "$d"
+        case ${MFS_KEEP:-} in
+        "") rm -rf "$d" ;;
+        failed) [ -z "$ok" ] && echo "  kept: $d" || rm -rf "$d" ;;
+        esac
 done
 echo "$failed of $runs runs left a difference"
 [ "$failed" -eq 0 ]
