@@ -849,7 +849,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
 {
         struct side s = { .pfd = -1 }, t = { .pfd = -1 };
         struct stat sst, tst;
-        bool texists, created = false, joined = false;
+        bool texists, created = false, joined = false, shared;
         char link[PATH_MAX + 1];
         int r = 0;
 
@@ -985,12 +985,19 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                 res->what = "link";
                 goto out;
         }
+        /* The name shares its target inode with other names, and that
+         * inode is another source inode's copy (APPLY_INO_XATTR): the
+         * source replaced this name's hard link by an entry of its own.
+         * It gets its own copy, made anew and renamed over the name; set
+         * in place, its attributes or bytes would land on the other names,
+         * and it would stay one of them. */
+        shared = texists && !S_ISDIR(tst.st_mode) && tst.st_nlink > 1 && marked_other(&t, sst.st_ino);
         switch (sst.st_mode & S_IFMT) {
         case S_IFREG:
                 /* Joined or not, the contents are copied when the records
                  * say they changed: the inode joined may have the source's
                  * times (a job on another name set them) and old bytes. */
-                if (!texists || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)) ||
+                if (!texists || shared || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)) ||
                     written_unseen(flags, &sst, &tst))
                         r = copy_file(ctx, path, &s, &t, &tst, texists, res);
                 else if ((flags & JOB_ATTR) || joined)
@@ -1048,14 +1055,14 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
         case S_IFLNK: {
                 char tlink[PATH_MAX + 1];
 
-                if (!texists || read_link(&t, tlink, sizeof(tlink)) < 0 || strcmp(link, tlink) != 0)
+                if (!texists || shared || read_link(&t, tlink, sizeof(tlink)) < 0 || strcmp(link, tlink) != 0)
                         r = make_special(ctx, &s, &t, &sst, link, res);
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
         }
         default:
-                if (!texists || tst.st_rdev != sst.st_rdev)
+                if (!texists || shared || tst.st_rdev != sst.st_rdev)
                         r = make_special(ctx, &s, &t, &sst, NULL, res);
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);

@@ -1685,6 +1685,57 @@ START_TEST(test_link_over_directory_falls_back)
 END_TEST
 
 /*
+ * A name that shares its target inode with other names, the copy of
+ * another source inode (a hard-linked symlink here), whose source entry is
+ * now a file of its own with the same contents: it gets its own target
+ * inode.  Its attributes were set on the shared one, so the other names
+ * changed with it and the name stayed linked to them (storm seed 2705).
+ */
+START_TEST(test_name_of_a_shared_copy_gets_its_own)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        struct stat a, b;
+        uint64_t x, y;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "# skipped: needs root (lchown)\n");
+                plan_free(p);
+                return;
+        }
+        seqno = 0;
+        trees_init(&t);
+        trees_links(&t);
+        ck_assert_int_eq(symlinkat("x", t.src, "a"), 0);
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        x = ino_of(t.src, "a");
+        add(p, JOURNAL_SYMLINK, "a", NULL, x, 0);
+        add(p, JOURNAL_LINK, "b", "a", x, 0);
+        run_plan(&t, p);
+        ck_assert_int_eq(fstatat(t.tgt, "a", &a, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "b", &b, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_msg(a.st_ino == b.st_ino, "a and b: one inode on the target");
+        /* b is removed and made again, a symlink of its own with the same
+         * text and another owner */
+        ck_assert_int_eq(unlinkat(t.src, "b", 0), 0);
+        ck_assert_int_eq(symlinkat("x", t.src, "b"), 0);
+        ck_assert_int_eq(fchownat(t.src, "b", 1234, 5678, AT_SYMLINK_NOFOLLOW), 0);
+        y = ino_of(t.src, "b");
+        add(p, JOURNAL_UNLINK, "b", NULL, x, 0);
+        add(p, JOURNAL_SYMLINK, "b", NULL, y, 0);
+        add(p, JOURNAL_SETATTR, "b", NULL, y, 0);
+        run_plan(&t, p);
+        same_entry(&t, "a");
+        same_entry(&t, "b");
+        ck_assert_int_eq(fstatat(t.tgt, "a", &a, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "b", &b, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_msg(a.st_ino != b.st_ino, "b: still a name of a's copy on the target");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * A file with two names is written under one, and that name is then
  * renamed over by another file before the job runs: the data still reaches
  * the target under the other name (it was once lost with the name).
@@ -3144,6 +3195,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_group_of_file_in_setgid_directory);
         tcase_add_test(t, test_hardlinked_file_updated_in_place);
         tcase_add_test(t, test_holes_kept_beside_preallocation);
+        tcase_add_test(t, test_name_of_a_shared_copy_gets_its_own);
         tcase_add_test(t, test_dircache_eviction_during_walk);
         tcase_add_test(t, test_dircache_namespace_change_during_walk);
         tcase_add_test(t, test_job_before_the_rename_is_read);
