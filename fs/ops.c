@@ -13,9 +13,37 @@
  * io_uring= allows it (slow.c says what that changes).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops.h"
+
+/* libfuse's header before each request it reads (FUSE_BUFFER_HEADER_SIZE,
+ * private to libfuse): its read buffer is max_write plus this. */
+#define FS_REQUEST_HEADER 4096
+
+/*
+ * Can a pipe of this process hold @bytes?  libfuse reads a request by
+ * splice only into a pipe that holds its whole read buffer; growing one
+ * past fs.pipe-max-size takes CAP_SYS_RESOURCE (which mirrorfs@.service
+ * does not grant).  When it cannot, libfuse 3.18 makes a pipe, fails to
+ * grow it and closes it again for every request it reads from /dev/fuse
+ * (eight system calls each, a third of an unlink's time here) before
+ * reading it by copy anyway: then ask for no splice of requests at all.
+ */
+static bool pipe_holds(size_t bytes)
+{
+        int p[2];
+        bool ok;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return false;
+        ok = fcntl(p[0], F_SETPIPE_SZ, (int)bytes) >= (int)bytes;
+        close(p[0]);
+        close(p[1]);
+        return ok;
+}
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -48,7 +76,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
         if (!fs->passthrough && fs->opt.writeback)
                 fuse_set_feature_flag(conn, FUSE_CAP_WRITEBACK_CACHE);
 
-        fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_READ);
+        conn->max_write = 1u << 20;
+        fs->splice_read = pipe_holds(conn->max_write + FS_REQUEST_HEADER) &&
+                          fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_READ);
+        if (!fs->splice_read)
+                fuse_unset_feature_flag(conn, FUSE_CAP_SPLICE_READ);
         fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_WRITE);
         fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_MOVE);
         fuse_set_feature_flag(conn, FUSE_CAP_ATOMIC_O_TRUNC);
@@ -74,7 +106,6 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
         }
         /* Requests are short; an interrupted one just finishes. */
         conn->no_interrupt = 1;
-        conn->max_write = 1u << 20;
         conn->max_readahead = 1u << 20;
         fs_ready(fs, NULL);
 }
