@@ -135,6 +135,10 @@ struct fs_paths {
 
 struct ctl_server;
 
+/* Kept descriptors dropped under fs->lock, closed once it is released
+ * (inode.c): their close frees the removed inode, which can take long. */
+#define FS_CLOSE_LATER 16
+
 struct fs {
         struct fs_options opt;
         struct fs_paths paths;
@@ -158,6 +162,8 @@ struct fs {
         struct fs_inode *lru_head, *lru_tail;   /* cached descriptors, newest first */
         size_t fd_cached;
         size_t fd_kept, fd_kept_max;    /* descriptors of removed inodes (inode.c) */
+        int close_later[FS_CLOSE_LATER];        /* kept ones dropped, closed after the lock */
+        unsigned nclose_later;
         uint64_t next_generation;
         struct { int mount_id; int fd; } mounts[FS_MAX_MOUNTS];
         int nmounts;

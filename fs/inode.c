@@ -119,6 +119,24 @@ static void lru_push(struct fs *fs, struct fs_inode *in)
                 fs->lru_tail = in;
 }
 
+/*
+ * Release fs->lock, then close the kept descriptors dropped under it: the
+ * close of the last reference to a removed inode frees it (a large file's
+ * blocks on ext4, an orphan list update), which must not hold up every
+ * other request waiting for the lock.
+ */
+static void unlock(struct fs *fs)
+{
+        int fds[FS_CLOSE_LATER];
+        unsigned n = fs->nclose_later;
+
+        memcpy(fds, fs->close_later, n * sizeof(fds[0]));
+        fs->nclose_later = 0;
+        pthread_mutex_unlock(&fs->lock);
+        while (n)
+                close(fds[--n]);
+}
+
 /* Lock held.  Drop the cached or kept descriptor of @in (not the root's). */
 static void fd_uncache(struct fs *fs, struct fs_inode *in)
 {
@@ -127,11 +145,16 @@ static void fd_uncache(struct fs *fs, struct fs_inode *in)
         if (in->fd_kept) {
                 in->fd_kept = false;
                 fs->fd_kept--;
+                if (fs->nclose_later < FS_CLOSE_LATER) {
+                        fs->close_later[fs->nclose_later++] = in->fd;
+                        in->fd = -1;
+                        return;
+                }
         } else {
                 lru_unlink(fs, in);
                 fs->fd_cached--;
         }
-        close(in->fd);          /* an O_PATH descriptor: close does no I/O */
+        close(in->fd);          /* a cached O_PATH descriptor of a live inode: no I/O */
         in->fd = -1;
 }
 
@@ -179,7 +202,7 @@ void fs_inode_ref(struct fs *fs, struct fs_inode *in)
 {
         pthread_mutex_lock(&fs->lock);
         in->refs++;
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
 }
 
 void fs_inode_unref(struct fs *fs, struct fs_inode *in)
@@ -187,7 +210,7 @@ void fs_inode_unref(struct fs *fs, struct fs_inode *in)
         pthread_mutex_lock(&fs->lock);
         in->refs--;
         maybe_free(fs, in);
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
 }
 
 void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n)
@@ -195,7 +218,7 @@ void fs_inode_forget(struct fs *fs, struct fs_inode *in, uint64_t n)
         pthread_mutex_lock(&fs->lock);
         in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
         maybe_free(fs, in);
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
 }
 
 /* Lock held.  Drop name @n (unlinked from @in's list). */
@@ -270,11 +293,11 @@ static int mount_index(struct fs *fs, int mount_id, int dirfd, const char *name)
         pthread_mutex_lock(&fs->lock);
         for (i = 0; i < fs->nmounts; i++) {
                 if (fs->mounts[i].mount_id == mount_id) {
-                        pthread_mutex_unlock(&fs->lock);
+                        unlock(fs);
                         return i;
                 }
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
 
         /* A file system mounted inside the source: handles of it open
          * relative to a descriptor on it, which open_by_handle_at() wants
@@ -292,7 +315,7 @@ static int mount_index(struct fs *fs, int mount_id, int dirfd, const char *name)
                         break;
         if (i == fs->nmounts) {
                 if (fs->nmounts == FS_MAX_MOUNTS) {
-                        pthread_mutex_unlock(&fs->lock);
+                        unlock(fs);
                         close(fd);
                         return -EMFILE;
                 }
@@ -301,7 +324,7 @@ static int mount_index(struct fs *fs, int mount_id, int dirfd, const char *name)
                 fs->nmounts++;
                 fd = -1;
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         if (fd >= 0)
                 close(fd);
         return i;
@@ -344,7 +367,7 @@ static int insert_or_find(struct fs *fs, const struct stat *st, const struct han
                 in = NULL;
         }
         if (!in) {
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
                 fresh = inode_new(fs, st, h, mount);
                 if (!fresh)
                         return -ENOMEM;
@@ -371,7 +394,7 @@ static int insert_or_find(struct fs *fs, const struct stat *st, const struct han
         } else {
                 maybe_free(fs, in);     /* a new one nothing holds yet goes */
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         free(fresh);
         return r;
 }
@@ -454,7 +477,7 @@ static int open_kept(struct fs *fs, struct fs_inode *in, int flags)
         pthread_mutex_lock(&fs->lock);
         if (in->fd_kept)
                 fd = in->fd;
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         if (fd < 0)
                 return -ENOENT;
         if (flags & O_PATH) {
@@ -494,11 +517,11 @@ int fs_fd_get(struct fs *fs, struct fs_inode *in, struct fs_fdref *ref)
                 }
                 ref->fd = in->fd;
                 ref->pinned = in;
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
                 atomic_fetch_add(&fs->stats.fd_cache_hits, 1);
                 return 0;
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
 
         fd = open_handle(fs, in, O_PATH);
         if (fd < 0)
@@ -515,12 +538,12 @@ int fs_fd_get(struct fs *fs, struct fs_inode *in, struct fs_fdref *ref)
                         in->fd_pins++;
                         ref->fd = in->fd;
                         ref->pinned = in;
-                        pthread_mutex_unlock(&fs->lock);
+                        unlock(fs);
                         if (fd >= 0)
                                 close(fd);      /* another thread cached one first */
                         return 0;
                 }
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
         }
         ref->fd = fd;
         ref->pinned = NULL;
@@ -532,7 +555,7 @@ void fs_fd_put(struct fs *fs, struct fs_fdref *ref)
         if (ref->pinned) {
                 pthread_mutex_lock(&fs->lock);
                 ref->pinned->fd_pins--;
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
         } else if (ref->fd >= 0) {
                 close(ref->fd);
         }
@@ -549,7 +572,7 @@ int fs_inode_path(struct fs *fs, struct fs_inode *in, const char *name, char **r
         pthread_mutex_lock(&fs->lock);
         for (p = in; p != fs->root; p = p->names->parent) {
                 if (!p->names) {
-                        pthread_mutex_unlock(&fs->lock);
+                        unlock(fs);
                         return -ENOENT;         /* unlinked, or never named */
                 }
                 len += strlen(p->names->name) + 1;
@@ -558,7 +581,7 @@ int fs_inode_path(struct fs *fs, struct fs_inode *in, const char *name, char **r
                 len--;                          /* no trailing '/' */
         s = malloc(len + 1);
         if (!s) {
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
                 return -ENOMEM;
         }
         pos = len;
@@ -579,7 +602,7 @@ int fs_inode_path(struct fs *fs, struct fs_inode *in, const char *name, char **r
                 if (pos > 0)
                         s[--pos] = '/';
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         *ret = s;
         return 0;
 }
@@ -590,17 +613,17 @@ int fs_inode_a_name(struct fs *fs, struct fs_inode *in, struct fs_inode **ret_pa
 
         pthread_mutex_lock(&fs->lock);
         if (!in->names) {
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
                 return -ENOENT;
         }
         name = strdup(in->names->name);
         if (!name) {
-                pthread_mutex_unlock(&fs->lock);
+                unlock(fs);
                 return -ENOMEM;
         }
         *ret_parent = in->names->parent;
         in->names->parent->refs++;
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         *ret_name = name;
         return 0;
 }
@@ -619,7 +642,7 @@ void fs_inode_moved(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *parent
                 in->refs--;
                 maybe_free(fs, in);
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
 }
 
 /* Lock held.  Would a removal of @in's last name need a kept descriptor? */
@@ -639,7 +662,7 @@ int fs_inode_keep_open(struct fs *fs, int dirfd, const char *name, const struct 
                 return -1;
         pthread_mutex_lock(&fs->lock);
         want = wants_kept(fs, hash_find(fs, st->st_dev, st->st_ino)) && fs->fd_kept < fs->fd_kept_max;
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         if (!want)
                 return -1;
         fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -680,7 +703,7 @@ void fs_inode_unlinked(struct fs *fs, dev_t dev, ino_t ino, struct fs_inode *par
                 in->refs--;
                 maybe_free(fs, in);
         }
-        pthread_mutex_unlock(&fs->lock);
+        unlock(fs);
         if (keep >= 0)
                 close(keep);
 }
