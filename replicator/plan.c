@@ -1033,14 +1033,20 @@ static char *forward(struct plan *p, const char *path, uint64_t *gate)
         return s;
 }
 
-/* Work a finished job @j leaves for @path: where the pending renames take it, after them. */
+/*
+ * Work a finished job @j leaves for @path: where the pending renames take
+ * it, after them.  @ino is what @path held at @j's place in line (a
+ * barrier's: its record, or the last rename a link made again follows);
+ * at the name the renames take it to, as of the last of them: newer than
+ * the records of another inode there before (add_work()).
+ */
 static void follow(struct plan *p, const struct job *j, const char *path, uint32_t flags, uint64_t ino, uint64_t now)
 {
-        uint64_t gate = j->kind == JOB_SYNC ? j->first_seq : j->gate;
+        uint64_t at = j->kind == JOB_SYNC ? j->first_seq : j->gate, gate = at;
         char *s = forward(p, path, &gate);
 
         if (s)
-                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, j->first_seq, now);
+                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, gate > at ? gate - 1 : at, now);
         free(s);
 }
 

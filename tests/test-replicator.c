@@ -689,6 +689,46 @@ START_TEST(test_link_fallback_after_removal)
 END_TEST
 
 /*
+ * A link that could not be made, its new name then taken by a directory
+ * rename onto a name with newer records of its own (another file made
+ * and removed there after the link): once the link falls back at the new
+ * name, the job there is about the linked inode.  The rename is what put
+ * it there, and is newer than those records; the job once kept the
+ * removed file's number, found another inode under the name and left it
+ * missing on the target (storm seed 17916: a name of a hard-linked file).
+ */
+START_TEST(test_link_fallback_moved_onto_newer_records)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_LINK, "b/n", "x", 20, 0);
+        add(p, JOURNAL_CREATE, "a/n", NULL, 30, 0);
+        add(p, JOURNAL_UNLINK, "a/n", NULL, 30, 0);
+        ck_assert_int_eq(add_dir_rename(p, "b", "a", 0), 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        ck_assert_str_eq(j->path, "b/n");
+        plan_done(p, j, &fallback, 100 * MS);
+        while ((j = next(p, 10000 * MS))) {
+                if (j->kind == JOB_SYNC && strcmp(j->path, "a/n") == 0 && (j->flags & JOB_DATA)) {
+                        ck_assert_uint_eq(j->ino, 20);
+                        seen = true;
+                }
+                if (j->kind == JOB_LINK)
+                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the rename */
+                else
+                        done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3175,6 +3215,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_after_removal);
         tcase_add_test(t, test_link_fallback_syncs_the_name_linked_to);
         tcase_add_test(t, test_link_fallback_after_removal_moved);
+        tcase_add_test(t, test_link_fallback_moved_onto_newer_records);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
