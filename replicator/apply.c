@@ -946,6 +946,16 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
         if (created)
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+        if (sdir >= 0 && !texists && ctx->swapping && ctx->swapping(ctx->swapping_arg, path)) {
+                /* A walk meets a name the target lacks where an exchange
+                 * read but not carried out yet will bring an entry (the
+                 * source has carried it out: what the walk sees there is
+                 * what the exchange brings).  Made now, it would be swapped
+                 * away to the other name, a second copy beside the one
+                 * that belongs there.  Left to the exchange (and to the
+                 * name it leaves, synced when the target lacks one). */
+                goto out;
+        }
         if (sdir >= 0 && texists && !(flags & JOB_ANY_INODE) && S_ISDIR(tst.st_mode) &&
             marked_other(&t, sst.st_ino)) {
                 /* A walk meets the copy of another directory than the

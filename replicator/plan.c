@@ -1428,6 +1428,14 @@ void plan_waiting(const struct plan *p, uint64_t *held, uint64_t *barriers, uint
         *parked = p->parked.count;
 }
 
+bool plan_swapping(const struct plan *p, const char *path)
+{
+        for (const struct job *b = p->barriers.head; b; b = b->next)
+                if (b->kind == JOB_EXCHANGE && (under(path, b->path) || under(path, b->path2)))
+                        return true;
+        return false;
+}
+
 bool plan_empty(const struct plan *p)
 {
         return !p->queued.count && !p->held.count && !p->running.count && !p->retry.count && !p->barriers.count &&

@@ -182,6 +182,9 @@ bool plan_caught_up(struct plan *p, uint64_t now_ns, bool final);
 void plan_hurry(struct plan *p);
 /* Nothing pending at all (O(1)). */
 bool plan_empty(const struct plan *p);
+/* Will an exchange read but not yet carried out swap @path, or a directory
+ * above it, on the target?  (A walk must not make what it will bring.) */
+bool plan_swapping(const struct plan *p, const char *path);
 struct job *plan_job_free(struct job *j);
 
 /* ---- tree.c ---- */
@@ -242,6 +245,11 @@ struct apply_ctx {
                                          * this start: not again (apply_renamed_load()) */
         struct dircache_entry dircache[DIRCACHE_SIZE];
         unsigned dircache_next;
+        /* plan_swapping() under the replicator's lock (NULL: never asked):
+         * a walk does not make on the target an entry the source has where
+         * an exchange not carried out yet will bring one (sync_entry()). */
+        bool (*swapping)(void *arg, const char *path);
+        void *swapping_arg;
         /* Tests only (NULL otherwise): called as a walk is about to open
          * source directory @path, to change the source at that moment. */
         void (*before_walk)(const char *path);

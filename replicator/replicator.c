@@ -216,6 +216,18 @@ static void job_finished(struct replicator *r, struct job *j, struct job_result 
         plan_retry(r->plan, j, res->error, now + backoff_ns(j->attempts));
 }
 
+/* apply_ctx.swapping: asked by a worker, without the lock. */
+static bool worker_swapping(void *arg, const char *path)
+{
+        struct replicator *r = arg;
+        bool swapping;
+
+        pthread_mutex_lock(&r->lock);
+        swapping = plan_swapping(r->plan, path);
+        pthread_mutex_unlock(&r->lock);
+        return swapping;
+}
+
 static void *worker_main(void *arg)
 {
         struct worker *w = arg;
@@ -276,6 +288,7 @@ static int worker_spawn(struct replicator *r, unsigned i)
                         .source_fd = r->opt.source_fd, .target_fd = r->opt.target_fd,
                         .copy_ops = r->copy_ops, .worker = i, .ns_gen = &r->ns_gen,
                         .links = r->links, .renamed_upto = r->renamed_upto,
+                        .swapping = worker_swapping, .swapping_arg = r,
                 };
                 e = r->copy_ops->new(&w->ctx.copier);
                 if (e < 0)

@@ -2941,6 +2941,57 @@ START_TEST(test_first_removal_kept_when_a_newcomer_is_removed_too)
 END_TEST
 
 /*
+ * A walk of d meets d/x, which the target lacks: the source made it and
+ * exchanged it with y (renameat2 RENAME_EXCHANGE), so what the walk sees
+ * at d/x is y's old directory, which the exchange (read, not carried out
+ * yet) brings from the target's y.  Made by the walk, it was swapped to y
+ * by the exchange, a second copy of the directory where the source has
+ * another (storm seed 13902: entries only in the target).
+ */
+static bool plan_of_test_swapping(void *arg, const char *path)
+{
+        return plan_swapping(arg, path);
+}
+
+START_TEST(test_walk_leaves_what_an_exchange_brings)
+{
+        struct plan *p = new_plan();
+        struct journal_record xrec = {
+                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .flags = JOURNAL_F_DIR,
+                .path = "d/x", .path2 = "y", .path_len = 3, .path2_len = 1,
+        };
+        struct job walk = { .kind = JOB_SYNC, .path = "d", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_NOW };
+        struct job_result res;
+        struct trees t;
+
+        seqno = 0;
+        trees_init(&t);
+        t.ctx.swapping = plan_of_test_swapping;
+        t.ctx.swapping_arg = p;
+        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
+        add(p, JOURNAL_MKDIR, "d", NULL, ino_of(t.src, "d"), test_now);
+        ck_assert_int_eq(mkdirat(t.src, "y", 0755), 0);
+        add(p, JOURNAL_MKDIR, "y", NULL, ino_of(t.src, "y"), test_now);
+        (void)mirrored_file(&t, p, "y/f", "in y");
+        ck_assert_int_eq(mkdirat(t.src, "d/x", 0700), 0);
+        add(p, JOURNAL_MKDIR, "d/x", NULL, ino_of(t.src, "d/x"), test_now);
+        ck_assert_int_eq(renameat2(t.src, "d/x", t.src, "y", RENAME_EXCHANGE), 0);
+        xrec.seq = ++seqno;
+        xrec.ino = ino_of(t.src, "y");
+        ck_assert_int_eq(plan_add(p, &xrec, test_now), 0);
+        walk.ino = ino_of(t.src, "d");
+        apply_job(&t.ctx, &walk, &res);         /* a repair walk, ahead of the exchange */
+        ck_assert_int_eq(res.error, 0);
+        ck_assert_msg(faccessat(t.tgt, "d/x", F_OK, AT_SYMLINK_NOFOLLOW) != 0, "the walk made d/x");
+        run_plan(&t, p);
+        same_tree(&t, "d");
+        same_tree(&t, "y");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * rm d/n; mv d/s d/n; mv d e: the removal's job at d/n waits its settle
  * time, the rename into d/n is carried out first, then the job finds
  * d/n gone on the source (the move of d not read yet).  The removal was
@@ -3244,6 +3295,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_removed_inode_copy_goes_though_the_name_is_taken);
         tcase_add_test(t, test_removal_before_a_rename_into_the_name_keeps_the_newcomer);
         tcase_add_test(t, test_name_linked_again_after_a_rename_not_removed);
+        tcase_add_test(t, test_walk_leaves_what_an_exchange_brings);
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
