@@ -1431,7 +1431,7 @@ void plan_waiting(const struct plan *p, uint64_t *held, uint64_t *barriers, uint
 bool plan_swapping(const struct plan *p, const char *path)
 {
         for (const struct job *b = p->barriers.head; b; b = b->next)
-                if (b->kind == JOB_EXCHANGE && (under(path, b->path) || under(path, b->path2)))
+                if (b->kind == JOB_EXCHANGE && (strcmp(path, b->path) == 0 || strcmp(path, b->path2) == 0))
                         return true;
         return false;
 }

@@ -182,8 +182,9 @@ bool plan_caught_up(struct plan *p, uint64_t now_ns, bool final);
 void plan_hurry(struct plan *p);
 /* Nothing pending at all (O(1)). */
 bool plan_empty(const struct plan *p);
-/* Will an exchange read but not yet carried out swap @path, or a directory
- * above it, on the target?  (A walk must not make what it will bring.) */
+/* Will an exchange read but not yet carried out swap @path itself on the
+ * target?  (A walk must not make what it will bring.  What is beneath an
+ * exchanged directory moves with it: a walk there meets the marks.) */
 bool plan_swapping(const struct plan *p, const char *path);
 struct job *plan_job_free(struct job *j);
 
