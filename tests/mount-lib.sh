@@ -81,6 +81,15 @@ mfs_mount() {
         return 1
 }
 
+# mfs_wrapper DIR PREFIX: a script DIR/mirrorfs that runs the daemon after
+# the shell words PREFIX (an environment, a ulimit); prints its path, for
+# MFS_BIN.
+mfs_wrapper() {
+        printf '#!/bin/sh\n%s exec "%s" "$@"\n' "$2" "$MFS_BIN" >"$1/mirrorfs"
+        chmod 755 "$1/mirrorfs"
+        echo "$1/mirrorfs"
+}
+
 # mfs_umount MNT: unmount and wait for the daemon to finish.
 mfs_umount() {
         local mnt=$1 pid=${2:-$MFS_PID} i

@@ -261,11 +261,8 @@ fi
 # lock, so every lookup and create waited for it.
 F=$T/slowfree
 mkdir -p "$F/src" "$F/mnt"
-printf '#!/bin/sh\nLD_PRELOAD=%s MFS_SLOW_CLOSE_MS=6000 exec "%s" "$@"\n' \
-        "$MFS_BUILD/tests/slow-close.so" "$MFS_BIN" >"$F/mirrorfs"
-chmod 755 "$F/mirrorfs"
 real_bin=$MFS_BIN
-MFS_BIN=$F/mirrorfs
+MFS_BIN=$(mfs_wrapper "$F" "LD_PRELOAD=$MFS_BUILD/tests/slow-close.so MFS_SLOW_CLOSE_MS=6000")
 if mfs_mount "$F/src" "$F/mnt" "journal=$F/j,replicate=off"; then
         out=$(python3 - "$F/mnt" <<'EOF' 2>&1
 import os, sys, time

@@ -592,10 +592,8 @@ for variant in "passthrough=auto" "passthrough=off"; do
 done
 # The descriptors kept for removed inodes are bounded (an eighth of the
 # daemon's limit): beyond, ESTALE as before, and the mount keeps serving.
-printf '#!/bin/sh\nulimit -n 256 && exec "%s" "$@"\n' "$MFS_BIN" >"$R/mirrorfs"
-chmod 755 "$R/mirrorfs"
 real_bin=$MFS_BIN
-MFS_BIN=$R/mirrorfs
+MFS_BIN=$(mfs_wrapper "$R" "ulimit -n 256 &&")
 if mfs_mount "$R/src" "$R/mnt" "journal=$R/j2,replicate=off,dircache=16"; then
         out=$(python3 - "$R/mnt" <<'EOF' 2>&1
 import os, sys
