@@ -154,7 +154,7 @@ static void fd_uncache(struct fs *fs, struct fs_inode *in)
                 lru_unlink(fs, in);
                 fs->fd_cached--;
         }
-        close(in->fd);          /* a cached O_PATH descriptor of a live inode: no I/O */
+        close(in->fd);          /* cached, of a live inode: no I/O (kept: only when 16 wait already) */
         in->fd = -1;
 }
 
