@@ -415,7 +415,7 @@ static void orphans_merge(uint64_t to[JOB_ORPHANS], const uint64_t from[JOB_ORPH
  * of @seq (wall time @time_ns).  -ENOMEM.
  */
 static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t seq, uint64_t time_ns,
-                     uint64_t ino, uint64_t ino_seq, uint64_t now)
+                     uint64_t ino, uint64_t ino_seq, uint64_t moved_seq, uint64_t now)
 {
         struct job *j = hash_find(p, path);
 
@@ -429,6 +429,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 if (ino) {
                         j->again_ino = ino;
                         j->again_ino_seq = ino_seq;
+                        j->again_moved_seq = moved_seq;
                 }
                 if (seq > j->gate)
                         j->gate = seq;
@@ -448,6 +449,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 if (ino) {
                         j->ino = ino;
                         j->ino_seq = ino_seq;
+                        j->moved_seq = moved_seq;
                 }
                 if (j->state != JOB_RETRY)
                         j->ready_ns = ready_at(p, j, now);
@@ -462,6 +464,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 j->created_ns = now;
                 j->ino = ino;
                 j->ino_seq = ino_seq;
+                j->moved_seq = moved_seq;
                 j->ready_ns = ready_at(p, j, now);
                 j->state = JOB_QUEUED;
                 list_add(&p->queued, j);
@@ -502,28 +505,43 @@ static void note_removal(struct plan *p, const char *path, bool removed)
                 set_state(p, j, JOB_QUEUED);    /* explained */
 }
 
+static uint64_t max_seq(uint64_t a, uint64_t b)
+{
+        return a > b ? a : b;
+}
+
 /*
  * Work for @path that stands for records from @first_seq (wall time
  * @oldest_ns) on and must run after every barrier older than @gate: joined
  * to the job queued there, or to the next run of the one running there.
+ * @ino: the inode the work is about, as of record @ino_seq, carried to
+ * @path by the rename of record @moved_seq (0: none).
  */
 static int add_work(struct plan *p, const char *path, uint32_t flags, uint64_t first_seq, uint64_t oldest_ns,
-                    uint64_t gate, uint64_t ino, uint64_t ino_seq, uint64_t now)
+                    uint64_t gate, uint64_t ino, uint64_t ino_seq, uint64_t moved_seq, uint64_t now)
 {
         struct job *n = hash_find(p, path);
         bool newer = !n || n->gate <= first_seq;
         bool running = n && n->state == JOB_RUNNING && n->again_ino;
         int r;
 
-        /* A job there knows better what the name holds when the record
-         * that said so is newer than the one of @ino (record @ino_seq);
-         * when it is older (a removal, and then this link that could not
-         * be made), this work says what the name holds now.  (Its gate
-         * does not tell: a rename that moved the job there is past it, and
-         * says nothing of what the name held.) */
-        if (n && (running ? n->again_ino_seq : n->ino ? n->ino_seq : 0) > ino_seq)
-                ino = 0;
-        r = sync_path(p, path, flags, gate, oldest_ns, ino, ino_seq, now);
+        /* Which knows better what the name holds: the job there, or this
+         * work?  Each is dated by the rename that carried its inode to the
+         * name, or else by its record: a removal at the name, then a link
+         * that could not be made moved there by a later rename of the
+         * directory above, says the link's inode.  When one rename carried
+         * both (a directory moved with the name's jobs in it), it tells
+         * nothing between them: their records do. */
+        if (n && (running || n->ino)) {
+                uint64_t n_seq = running ? n->again_ino_seq : n->ino_seq;
+                uint64_t n_moved = running ? n->again_moved_seq : n->moved_seq;
+                bool theirs = n_moved == moved_seq ? n_seq > ino_seq :
+                              max_seq(n_seq, n_moved) > max_seq(ino_seq, moved_seq);
+
+                if (theirs)
+                        ino = 0;
+        }
+        r = sync_path(p, path, flags, gate, oldest_ns, ino, ino_seq, moved_seq, now);
         if (r == 0 && n && newer && (flags & (JOB_DATA | JOB_ATTR)))
                 note_removal(p, path, false);   /* made again since */
         n = r == 0 ? hash_find(p, path) : NULL;
@@ -548,7 +566,7 @@ static int move_job(struct plan *p, struct job *j, const char *newpath, uint64_t
         int r;
 
         r = add_work(p, newpath, j->flags | j->again_flags, first, j->oldest_ns, seq + 1,
-                     j->again_ino ? j->again_ino : j->ino, j->again_ino ? j->again_ino_seq : j->ino_seq, now);
+                     j->again_ino ? j->again_ino : j->ino, j->again_ino ? j->again_ino_seq : j->ino_seq, seq, now);
         j->again_flags = 0;
         j->again_ino = 0;
         j->moved = true;        /* a source gone when it looked went to the new name */
@@ -672,6 +690,7 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         if (j->ino) {
                                 other->again_ino = j->ino;
                                 other->again_ino_seq = j->ino_seq;
+                                other->again_moved_seq = seq;
                         }
                         orphans_merge(other->again_orphan_ino, j->orphan_ino);
                         if (other->gate <= seq)
@@ -695,6 +714,7 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         if (j->ino) {
                                 other->ino = j->ino;    /* what the name holds after the rename */
                                 other->ino_seq = j->ino_seq;
+                                other->moved_seq = seq;
                         }
                         if (other->gate <= seq)
                                 other->gate = seq + 1;
@@ -708,6 +728,8 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                         free(j->path);
                         j->path = dest[i];
                         dest[i] = NULL;
+                        if (j->ino)
+                                j->moved_seq = seq;     /* its inode came here with the rename */
                         if (j->gate <= seq)
                                 j->gate = seq + 1;      /* after the barrier */
                         hash_insert(p, j);
@@ -761,6 +783,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
         if (moved && rec->ino && moved->state == JOB_RUNNING) {
                 moved->again_ino = rec->ino;
                 moved->again_ino_seq = rec->seq;
+                moved->again_moved_seq = 0;
         } else if (moved && rec->ino) {
                 if (kind != JOB_EXCHANGE && moved->ino && moved->ino != rec->ino &&
                     (moved->flags & (JOB_DATA | JOB_ATTR))) {
@@ -769,6 +792,7 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 }
                 moved->ino = rec->ino;  /* what the new name holds now */
                 moved->ino_seq = rec->seq;
+                moved->moved_seq = 0;
         }
         if (moved) {
                 /* A removal the job had for the name (its record, or a
@@ -792,14 +816,14 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
                 /* changes its inode had under a name gone (lost_note()):
                  * after the barrier, under the name that has it then */
                 r = sync_path(p, kind == JOB_LINK ? rec->path : rec->path2, lost, rec->seq + 1, rec->time_ns,
-                              rec->ino, rec->seq, now);
+                              rec->ino, rec->seq, 0, now);
                 if (r < 0)
                         return r;
         }
         if (kind == JOB_RENAME) {
                 /* After it: the old name must match the source (gone,
                  * usually; made anew, its records say so). */
-                r = sync_path(p, rec->path, JOB_REMOVED, rec->seq + 1, rec->time_ns, 0, 0, now);
+                r = sync_path(p, rec->path, JOB_REMOVED, rec->seq + 1, rec->time_ns, 0, 0, 0, now);
                 if (r < 0)
                         return r;
                 if (hash_find(p, rec->path) && hash_find(p, rec->path)->first_seq > rec->seq)
@@ -878,7 +902,7 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
                 return -EINVAL;
         if (flags & (JOB_DATA | JOB_ATTR))
                 flags |= lost_take(p, rec->ino);
-        r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, rec->seq, now);
+        r = sync_path(p, rec->path, flags, rec->seq, rec->time_ns, rec->ino, rec->seq, 0, now);
         if (r == 0 && (flags & (JOB_UNLINKED | JOB_DATA | JOB_ATTR)))
                 note_removal(p, rec->path, flags & JOB_UNLINKED);
         return r;
@@ -1035,18 +1059,20 @@ static char *forward(struct plan *p, const char *path, uint64_t *gate)
 
 /*
  * Work a finished job @j leaves for @path: where the pending renames take
- * it, after them.  @ino is what @path held at @j's place in line (a
- * barrier's: its record, or the last rename a link made again follows);
- * at the name the renames take it to, as of the last of them: newer than
- * the records of another inode there before (add_work()).
+ * it, after them.  @ino is what @path held as of @j's record, carried by
+ * the last of those renames (or of those a link made again follows) to
+ * the name they take it to (add_work() dates it so).
  */
 static void follow(struct plan *p, const struct job *j, const char *path, uint32_t flags, uint64_t ino, uint64_t now)
 {
         uint64_t at = j->kind == JOB_SYNC ? j->first_seq : j->gate, gate = at;
+        /* a link made again after renames: the last of them carried it */
+        uint64_t moved = j->kind != JOB_SYNC && j->gate > j->first_seq ? j->gate : 0;
         char *s = forward(p, path, &gate);
 
         if (s)
-                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, gate > at ? gate - 1 : at, now);
+                (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, j->first_seq,
+                               gate > at ? gate - 1 : moved, now);
         free(s);
 }
 
@@ -1083,7 +1109,8 @@ static void redirect(struct plan *p, const struct job *j, const char *path, uint
 
         if (!s)
                 return;
-        if (add_work(p, s, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, gate, ino, j->first_seq, now) == 0 &&
+        if (add_work(p, s, JOB_DATA | JOB_ATTR, j->first_seq, j->oldest_ns, gate, ino, j->first_seq,
+                     gate > j->first_seq ? gate - 1 : 0, now) == 0 &&
             (n = hash_find(p, s)) && ino) {
                 bool running = n->state == JOB_RUNNING;
                 uint64_t has = running && n->again_ino ? n->again_ino : n->ino;
@@ -1250,6 +1277,8 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 if (j->again_ino) {
                         j->ino = j->again_ino;
                         j->ino_seq = j->again_ino_seq;
+                j->moved_seq = j->again_moved_seq;
+                        j->moved_seq = j->again_moved_seq;
                 }
                 j->again_ino = 0;
                 memcpy(j->orphan_ino, j->again_orphan_ino, sizeof(j->orphan_ino));
@@ -1326,6 +1355,7 @@ void plan_retry(struct plan *p, struct job *j, int error, uint64_t when)
         if (j->again_ino) {
                 j->ino = j->again_ino;
                 j->ino_seq = j->again_ino_seq;
+                j->moved_seq = j->again_moved_seq;
         }
         j->again_ino = 0;
         orphans_merge(j->orphan_ino, j->again_orphan_ino);

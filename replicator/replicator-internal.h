@@ -90,6 +90,9 @@ struct job {
         uint64_t again_ino;             /* that of a record that came while it ran */
         uint64_t ino_seq, again_ino_seq;        /* the record that said so (a rename moving the
                                                  * job keeps it: it says nothing of the inode) */
+        uint64_t moved_seq, again_moved_seq;    /* the rename that last carried that inode's work
+                                                 * to this name (0: its own records said so); see
+                                                 * add_work() */
         uint64_t orphan_ino[JOB_ORPHANS];       /* inodes changed under the name, then the name
                                                  * removed or renamed over: their changes go to
                                                  * another name each has, if any (links.c); 0: none */

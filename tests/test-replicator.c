@@ -729,6 +729,50 @@ START_TEST(test_link_fallback_moved_onto_newer_records)
 END_TEST
 
 /*
+ * The same link falls back again after renames that carried its name to
+ * where, meanwhile, another file was renamed (storm seed 27042): ln a/n7
+ * a/n5 (could not be made); mv a/n7 a/n3; exchange a/n3 a/n0; mv n5 a/n0
+ * (another file, over it); mv a z.  Every rename falls back (the target
+ * lacks the names).  The work the last file's rename left for z/n0 and
+ * the link's were both carried there by the move of a: that says nothing
+ * between them, and the rename over a/n0 is newer than the link.  Dated
+ * by the move of a alone, the link's inode won, the job found the other
+ * file under the name and left the target's older copy there.
+ */
+START_TEST(test_link_fallback_carried_with_a_newer_rename)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct journal_record xrec = {
+                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .path = "a/n3", .path2 = "a/n0",
+                .path_len = 4, .path2_len = 4, .ino = 20,
+        };
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_LINK, "a/n7", "a/n5", 20, 0);
+        add_rename(p, "a/n7", "a/n3", 20, false, 0);
+        xrec.seq = ++seqno;
+        ck_assert_int_eq(plan_add(p, &xrec, 0), 0);
+        add_rename(p, "n5", "a/n0", 30, false, 0);
+        ck_assert_int_eq(add_dir_rename(p, "a", "z", 0), 0);
+        while ((j = next(p, 10000 * MS))) {
+                if (j->kind == JOB_SYNC && strcmp(j->path, "z/n0") == 0 && (j->flags & JOB_DATA)) {
+                        ck_assert_uint_eq(j->ino, 30);
+                        seen = true;
+                }
+                if (j->kind != JOB_SYNC)
+                        plan_done(p, j, &fallback, 10000 * MS);
+                else
+                        done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3267,6 +3311,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_syncs_the_name_linked_to);
         tcase_add_test(t, test_link_fallback_after_removal_moved);
         tcase_add_test(t, test_link_fallback_moved_onto_newer_records);
+        tcase_add_test(t, test_link_fallback_carried_with_a_newer_rename);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
