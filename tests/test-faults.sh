@@ -4,7 +4,8 @@
 # changed outside the target), a target that fills up and is freed, a
 # target that turns read-only and back, a target unmounted and back, a
 # target whose disk stalls and recovers, a sync that hangs on the source (it
-# holds up no other request), a journal whose disk fills up.
+# holds up no other request), a removed file slow to free (the same), a
+# journal whose disk fills up.
 # Jobs writing through the mount never see an error; the mirror converges
 # once the fault is gone.  TAP.
 #
