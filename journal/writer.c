@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,10 @@ struct pending_sync {
 struct journal {
         int dirfd, lockfd;
         struct journal_options opt;
-        struct journal_io io;           /* the syscalls; tests inject faults here */
+        /* The syscalls; tests inject faults here (journal_set_io()) while
+         * the writer and the committer call them without the lock. */
+        int (*_Atomic io_pwrite)(int fd, const void *buf, size_t len, uint64_t off);
+        int (*_Atomic io_fdatasync)(int fd);
         uint8_t id[JOURNAL_ID_SIZE];
 
         pthread_mutex_t lock;
@@ -138,9 +142,10 @@ static const struct journal_io real_io = {
 
 void journal_set_io(struct journal *j, const struct journal_io *io)
 {
-        pthread_mutex_lock(&j->lock);
-        j->io = io ? *io : real_io;
-        pthread_mutex_unlock(&j->lock);
+        if (!io)
+                io = &real_io;
+        atomic_store(&j->io_pwrite, io->pwrite);
+        atomic_store(&j->io_fdatasync, io->fdatasync);
 }
 
 static uint64_t mono_ns(void)
@@ -188,12 +193,12 @@ static int segment_create(struct journal *j, uint64_t first_seq, int *ret_fd)
         fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return -errno;
-        r = j->io.pwrite(fd, hdr, sizeof(hdr), 0);
+        r = j->io_pwrite(fd, hdr, sizeof(hdr), 0);
         /* The header and the directory entry must be durable before any
          * record of this segment can be: a later fdatasync() of the file
          * does not persist its name. */
         if (r == 0)
-                r = j->io.fdatasync(fd);
+                r = j->io_fdatasync(fd);
         if (r == 0 && renameat(j->dirfd, tmp, j->dirfd, name) < 0)
                 r = -errno;
         if (r < 0) {
@@ -269,7 +274,7 @@ static void segment_maybe_rotate(struct journal *j, uint64_t next_first_seq)
         if (j->seg_dirty_tail && ftruncate(j->seg_fd, (off_t)j->seg_off) < 0)
                 r = -errno;
         if (r == 0)
-                r = j->io.fdatasync(j->seg_fd);
+                r = j->io_fdatasync(j->seg_fd);
         if (r == 0) {
                 r = segment_create(j, next_first_seq, &fd);
                 if ((r == -ENOSPC || r == -EDQUOT) && unlinkat(j->dirfd, RESERVE_NAME, 0) == 0) {
@@ -330,7 +335,7 @@ static int segment_write(struct journal *j, const struct buffer *b)
                         return r;
                 j->seg_alloc = r == 0 ? want : 0;       /* EOPNOTSUPP: plain writes */
         }
-        r = j->io.pwrite(j->seg_fd, b->data, b->len, j->seg_off);
+        r = j->io_pwrite(j->seg_fd, b->data, b->len, j->seg_off);
         if (r < 0) {
                 j->seg_dirty_tail = true;       /* part of it may be there */
                 return r;
@@ -669,7 +674,7 @@ static int sync_upto(struct journal *j, uint64_t seq)
                 fd = j->seg_fd;
                 pthread_mutex_unlock(&j->lock);
                 t0 = mono_ns();
-                r = j->io.fdatasync(fd);
+                r = j->io_fdatasync(fd);
                 pthread_mutex_lock(&j->lock);
                 j->syncing = false;
                 j->stats.syncs++;
@@ -1045,7 +1050,8 @@ int journal_open(int dirfd, const struct journal_options *opt,
         if (!j)
                 return -ENOMEM;
         j->dirfd = j->lockfd = j->seg_fd = -1;
-        j->io = real_io;
+        atomic_init(&j->io_pwrite, real_io.pwrite);
+        atomic_init(&j->io_fdatasync, real_io.fdatasync);
         pthread_mutex_init(&j->lock, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
