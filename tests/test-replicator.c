@@ -688,6 +688,42 @@ START_TEST(test_link_fallback_after_removal)
 }
 END_TEST
 
+/* The first job is the link at @path: it cannot be made (falls back). */
+static void link_falls_back(struct plan *p, const char *path)
+{
+        struct job_result fallback = { .fallback = true };
+        struct job *j = next(p, 100 * MS);
+
+        ck_assert_int_eq(j->kind, JOB_LINK);
+        ck_assert_str_eq(j->path, path);
+        plan_done(p, j, &fallback, 100 * MS);
+}
+
+/*
+ * Every job to the end, the links falling back (with @all, every barrier):
+ * true when a sync job came for @path, each of them about inode @ino and
+ * its contents.
+ */
+static bool fallbacks_sync(struct plan *p, const char *path, uint64_t ino, bool all)
+{
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        bool seen = false;
+
+        while ((j = next(p, 10000 * MS))) {
+                if (j->kind == JOB_SYNC && strcmp(j->path, path) == 0) {
+                        ck_assert_uint_eq(j->ino, ino);
+                        ck_assert(j->flags & JOB_DATA);
+                        seen = true;
+                }
+                if (j->kind == JOB_LINK || (all && j->kind != JOB_SYNC))
+                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the renames */
+                else
+                        done(p, j, 10000 * MS);
+        }
+        return seen;
+}
+
 /*
  * A link that could not be made, its new name then taken by a directory
  * rename onto a name with newer records of its own (another file made
@@ -700,30 +736,14 @@ END_TEST
 START_TEST(test_link_fallback_moved_onto_newer_records)
 {
         struct plan *p = new_plan();
-        struct job_result fallback = { .fallback = true };
-        struct job *j;
-        bool seen = false;
 
         seqno = 0;
         add(p, JOURNAL_LINK, "b/n", "x", 20, 0);
         add(p, JOURNAL_CREATE, "a/n", NULL, 30, 0);
         add(p, JOURNAL_UNLINK, "a/n", NULL, 30, 0);
         ck_assert_int_eq(add_dir_rename(p, "b", "a", 0), 0);
-        j = next(p, 100 * MS);
-        ck_assert_int_eq(j->kind, JOB_LINK);
-        ck_assert_str_eq(j->path, "b/n");
-        plan_done(p, j, &fallback, 100 * MS);
-        while ((j = next(p, 10000 * MS))) {
-                if (j->kind == JOB_SYNC && strcmp(j->path, "a/n") == 0 && (j->flags & JOB_DATA)) {
-                        ck_assert_uint_eq(j->ino, 20);
-                        seen = true;
-                }
-                if (j->kind == JOB_LINK)
-                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the rename */
-                else
-                        done(p, j, 10000 * MS);
-        }
-        ck_assert(seen);
+        link_falls_back(p, "b/n");
+        ck_assert(fallbacks_sync(p, "a/n", 20, false));
         plan_free(p);
 }
 END_TEST
@@ -742,13 +762,10 @@ END_TEST
 START_TEST(test_link_fallback_carried_with_a_newer_rename)
 {
         struct plan *p = new_plan();
-        struct job_result fallback = { .fallback = true };
         struct journal_record xrec = {
                 .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .path = "a/n3", .path2 = "a/n0",
                 .path_len = 4, .path2_len = 4, .ino = 20,
         };
-        struct job *j;
-        bool seen = false;
 
         seqno = 0;
         add(p, JOURNAL_LINK, "a/n7", "a/n5", 20, 0);
@@ -757,17 +774,7 @@ START_TEST(test_link_fallback_carried_with_a_newer_rename)
         ck_assert_int_eq(plan_add(p, &xrec, 0), 0);
         add_rename(p, "n5", "a/n0", 30, false, 0);
         ck_assert_int_eq(add_dir_rename(p, "a", "z", 0), 0);
-        while ((j = next(p, 10000 * MS))) {
-                if (j->kind == JOB_SYNC && strcmp(j->path, "z/n0") == 0 && (j->flags & JOB_DATA)) {
-                        ck_assert_uint_eq(j->ino, 30);
-                        seen = true;
-                }
-                if (j->kind != JOB_SYNC)
-                        plan_done(p, j, &fallback, 10000 * MS);
-                else
-                        done(p, j, 10000 * MS);
-        }
-        ck_assert(seen);
+        ck_assert(fallbacks_sync(p, "z/n0", 30, true));
         plan_free(p);
 }
 END_TEST
@@ -813,30 +820,13 @@ END_TEST
 START_TEST(test_link_fallback_after_removal_moved)
 {
         struct plan *p = new_plan();
-        struct job_result fallback = { .fallback = true };
-        struct job *j;
-        bool seen = false;
 
         seqno = 0;
         add(p, JOURNAL_UNLINK, "a/n", NULL, 10, 0);
         add(p, JOURNAL_LINK, "a/n", "x", 20, 0);
         ck_assert_int_eq(add_dir_rename(p, "a", "z", 0), 0);
-        j = next(p, 100 * MS);
-        ck_assert_int_eq(j->kind, JOB_LINK);
-        ck_assert_str_eq(j->path, "a/n");
-        plan_done(p, j, &fallback, 100 * MS);
-        while ((j = next(p, 10000 * MS))) {
-                if (j->kind == JOB_SYNC && strcmp(j->path, "z/n") == 0) {
-                        ck_assert_uint_eq(j->ino, 20);
-                        ck_assert(j->flags & JOB_DATA);
-                        seen = true;
-                }
-                if (j->kind == JOB_LINK)
-                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the rename */
-                else
-                        done(p, j, 10000 * MS);
-        }
-        ck_assert(seen);
+        link_falls_back(p, "a/n");
+        ck_assert(fallbacks_sync(p, "z/n", 20, false));
         plan_free(p);
 }
 END_TEST
