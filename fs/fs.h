@@ -171,7 +171,6 @@ struct fs {
 
         _Atomic bool passthrough;       /* negotiated with the kernel (INIT, in a worker thread) */
         _Atomic bool io_uring;          /* the kernel's requests come over io_uring (the same) */
-        _Atomic bool splice_read;       /* requests read from /dev/fuse by splice (the same; ops.c) */
         struct fs_slow *slow;           /* threads for the syncs, over io_uring (slow.c) */
         int ready_fd;                   /* to the waiting parent (no -f), until ready; -1 */
         char start_error[256];          /* why the kernel's INIT was refused, "" */

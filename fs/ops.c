@@ -77,9 +77,7 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
                 fuse_set_feature_flag(conn, FUSE_CAP_WRITEBACK_CACHE);
 
         conn->max_write = 1u << 20;
-        fs->splice_read = pipe_holds(conn->max_write + FS_REQUEST_HEADER) &&
-                          fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_READ);
-        if (!fs->splice_read)
+        if (!pipe_holds(conn->max_write + FS_REQUEST_HEADER) || !fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_READ))
                 fuse_unset_feature_flag(conn, FUSE_CAP_SPLICE_READ);
         fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_WRITE);
         fuse_set_feature_flag(conn, FUSE_CAP_SPLICE_MOVE);
