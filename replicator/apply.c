@@ -497,19 +497,40 @@ static bool marked_other(const struct side *t, uint64_t ino)
         return tree_marked_ino(t->pfd, t->name, &marked) == 0 && marked != ino;
 }
 
+/*
+ * What copy_file() and sync_subtree() return when the source entry they open
+ * is not the one sync_entry() looked at: renamed over or exchanged in
+ * between, by a record not read yet (see sync_entry()).
+ */
+#define SOURCE_MOVED_ON 1
+
+/* Is the entry open as @fd still @sst's inode? */
+static bool same_inode(int fd, const struct stat *sst)
+{
+        struct stat st;
+
+        return fstat(fd, &st) == 0 && st.st_ino == sst->st_ino && st.st_dev == sst->st_dev;
+}
+
 static int copy_file(struct apply_ctx *ctx, const char *path, const struct side *s, const struct side *t,
-                     const struct stat *tst, bool texists, struct job_result *res)
+                     const struct stat *sst, const struct stat *tst, bool texists, struct job_result *res)
 {
         char tmp[NAME_MAX + 1];
         struct stat a, b;
         int in, out = -1, r = -EAGAIN;
 
+        if (ctx->before_open)
+                ctx->before_open(path);
         in = openat(s->pfd, s->name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
         if (in < 0 && errno == EPERM)
                 in = openat(s->pfd, s->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (in < 0) {
                 res->what = "open source";
                 return missing(-errno) ? (res->nothing = res->gone = true, 0) : -errno;
+        }
+        if (!same_inode(in, sst)) {
+                close(in);
+                return SOURCE_MOVED_ON;
         }
         /* A file that changes while it is copied is copied again. */
         for (int attempt = 0; attempt < 3; attempt++) {
@@ -686,19 +707,20 @@ static bool walked_still_there(struct apply_ctx *ctx, const char *path, bool top
  * them, but for subdirectories made on demand too, which are filled the
  * same way.
  *
- * The source directory is the one entry @s named when the walk began
- * (source entry @s): what is beneath it is looked up in it, not by name
- * from the root, so that a rename on the source of it (or of one above)
- * while it is walked cannot bring another directory's entries into this
- * one's copy.  The target's directory is marked partial while it is
+ * The source directory is the one sync_entry() looked at (@look, entry @s;
+ * opened as another, renamed over or exchanged since, the walk does
+ * nothing and returns SOURCE_MOVED_ON): what is beneath it is looked up in
+ * it, not by name from the root, so that a rename on the source of it (or
+ * of one above) while it is walked cannot bring another directory's
+ * entries into this one's copy.  The target's directory is marked partial while it is
  * walked, and stays so when the source directory is no longer under @path
  * at the end (@top: the job's own entry; else no longer in its parent):
  * res->gone, as for any job whose entry went (parked until the rename is
  * read; the rename carried out on the target fills it,
  * APPLY_PARTIAL_XATTR).  Otherwise the mark is removed.
  */
-static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct side *s, bool top, bool fill,
-                        uint32_t any, struct job_result *res)
+static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct side *s, const struct stat *look,
+                        bool top, bool fill, uint32_t any, struct job_result *res)
 {
         struct dirent *de;
         struct side t = { .pfd = -1 };
@@ -707,9 +729,13 @@ static int sync_subtree(struct apply_ctx *ctx, const char *path, const struct si
         size_t nseen = 0, cap = 0;
         int fd, r = 0;
 
-        if (ctx->before_walk)
-                ctx->before_walk(path);
+        if (ctx->before_open)
+                ctx->before_open(path);
         fd = openat(s->pfd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && !same_inode(fd, look)) {
+                close(fd);
+                return SOURCE_MOVED_ON;
+        }
         sd = fd >= 0 ? fdopendir(fd) : NULL;
         if (!sd) {
                 r = missing(-errno) || errno == ENOTDIR ? 0 : -errno;
@@ -1009,7 +1035,7 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                  * times (a job on another name set them) and old bytes. */
                 if (!texists || shared || tst.st_size != sst.st_size || (flags & (JOB_DATA | JOB_SUBTREE)) ||
                     written_unseen(flags, &sst, &tst))
-                        r = copy_file(ctx, path, &s, &t, &tst, texists, res);
+                        r = copy_file(ctx, path, &s, &t, &sst, &tst, texists, res);
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
@@ -1046,9 +1072,9 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                         (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
                 /* a fill only where the target made the directory on demand */
                 if ((flags & JOB_SUBTREE) || ((flags & JOB_FILL) && (!texists || partial(&t)))) {
-                        r = sync_subtree(ctx, path, &s, sdir < 0, !(flags & JOB_SUBTREE), flags & JOB_ANY_INODE,
-                                         res);
-                        if (r < 0 || res->gone)
+                        r = sync_subtree(ctx, path, &s, &sst, sdir < 0, !(flags & JOB_SUBTREE),
+                                         flags & JOB_ANY_INODE, res);
+                        if (r != 0 || res->gone)
                                 break;
                         if (other)
                                 (void)tree_mark_ino(t.pfd, t.name, sst.st_ino);
@@ -1077,6 +1103,23 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
                 else if ((flags & JOB_ATTR) || joined)
                         r = sync_attrs(&s, &t, &sst, &tst, res);
                 break;
+        }
+        if (r == SOURCE_MOVED_ON) {
+                /* The source's entry was replaced between the look above
+                 * and the open (a rename or an exchange, its record not
+                 * read yet): copied, it would go where that record moves
+                 * this name's entry, another inode's copy (storm seed
+                 * 30623: a directory exchanged as it was walked went with
+                 * the other's entries).  The job's own entry: as if the
+                 * look had found the other inode (parked until a record
+                 * explains it); in a walk: the walk goes again once the
+                 * reader has caught up. */
+                if (sdir < 0)
+                        res->nothing = res->gone = true;
+                else
+                        res->deferred = true;
+                r = 0;
+                goto out;
         }
         if (r == 0) {
                 /* the other names join this one's inode (or it theirs) */

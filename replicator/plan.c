@@ -1277,7 +1277,6 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                 if (j->again_ino) {
                         j->ino = j->again_ino;
                         j->ino_seq = j->again_ino_seq;
-                j->moved_seq = j->again_moved_seq;
                         j->moved_seq = j->again_moved_seq;
                 }
                 j->again_ino = 0;

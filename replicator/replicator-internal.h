@@ -254,9 +254,10 @@ struct apply_ctx {
          * an exchange not carried out yet will bring one (sync_entry()). */
         bool (*swapping)(void *arg, const char *path);
         void *swapping_arg;
-        /* Tests only (NULL otherwise): called as a walk is about to open
-         * source directory @path, to change the source at that moment. */
-        void (*before_walk)(const char *path);
+        /* Tests only (NULL otherwise): called as a job is about to open
+         * source entry @path (a walk, a copy), to change the source at that
+         * moment. */
+        void (*before_open)(const char *path);
         /* Tests only (NULL otherwise): called as links.c is about to make
          * the target's @path, another name of the file a job copied, join
          * that copy, to change the target at that moment. */

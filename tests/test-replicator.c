@@ -3206,16 +3206,103 @@ START_TEST(test_walk_of_directory_gone_before_it_opens_touches_nothing)
         make_file(t.src, "w/f", "f");
         make_file(t.src, "w/s/g", "g");
         run_job(&t, "w", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
-        t.ctx.before_walk = rename_w_before_walk;
+        t.ctx.before_open = rename_w_before_walk;
         race_src = t.src;
         apply_job(&t.ctx, &walk, &res);
-        t.ctx.before_walk = NULL;
+        t.ctx.before_open = NULL;
         ck_assert_int_eq(race_src, -1);
         ck_assert_int_eq(res.error, 0);
         ck_assert(res.gone);
         file_is(t.tgt, "w/f", "f");
         file_is(t.tgt, "w/s/g", "g");
         trees_free(&t);
+}
+END_TEST
+
+/* The source's @race_a and @race_b exchanged just as a job opens @race_a. */
+static const char *race_a, *race_b;
+
+static void exchange_before_open(const char *path)
+{
+        if (race_src >= 0 && !strcmp(path, race_a)) {
+                ck_assert_int_eq(renameat2(race_src, race_a, race_src, race_b, RENAME_EXCHANGE), 0);
+                race_src = -1;
+        }
+}
+
+/*
+ * The source exchanged the job's entry with another between the job's look
+ * at it (the inode its records are about) and its open.  Copied, the other
+ * entry would land under the name, and the exchange carried out next would
+ * take it where the job's own inode belongs (storm seed 30623: a directory
+ * walked as it was exchanged went with the other's entries, the removals
+ * of two of them lost).  The job finds its source gone instead, as if it
+ * had looked a moment later; a walk meeting it beneath goes again later.
+ */
+static void exchanged_before_open(bool dir, bool in_walk)
+{
+        const char *a = in_walk ? "p/a" : "a", *b = in_walk ? "p/b" : "b";
+        char af[32], bf[32];
+        struct job j = { .kind = JOB_SYNC, .path = in_walk ? "p" : "a" };
+        struct job_result res;
+        struct trees t;
+
+        trees_init(&t);
+        snprintf(af, sizeof(af), "%s%s", a, dir ? "/f" : "");
+        snprintf(bf, sizeof(bf), "%s%s", b, dir ? "/g" : "");
+        if (in_walk)
+                ck_assert_int_eq(mkdirat(t.src, "p", 0755), 0);
+        if (dir) {
+                ck_assert_int_eq(mkdirat(t.src, a, 0755), 0);
+                ck_assert_int_eq(mkdirat(t.src, b, 0755), 0);
+        }
+        make_file(t.src, af, "the job's own");
+        make_file(t.src, bf, "the other's");
+        run_job(&t, "", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        make_file(t.src, af, "the job's own, changed");
+        j.flags = JOB_DATA | JOB_ATTR | (dir || in_walk ? JOB_SUBTREE : 0);
+        j.ino = ino_of(t.src, j.path);
+        t.ctx.before_open = exchange_before_open;
+        race_src = t.src;
+        race_a = a;
+        race_b = b;
+        apply_job(&t.ctx, &j, &res);
+        t.ctx.before_open = NULL;
+        ck_assert_int_eq(race_src, -1);
+        ck_assert_int_eq(res.error, 0);
+        if (in_walk)
+                ck_assert(res.deferred && !res.gone);
+        else
+                ck_assert(res.gone);
+        /* the target's entry as it was, for the exchange's record to swap
+         * (in a walk, the other name, walked after, is the source's now) */
+        file_is(t.tgt, af, "the job's own");
+        if (dir)
+                ck_assert_int_eq(faccessat(t.tgt, in_walk ? "p/a/g" : "a/g", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        if (!in_walk) {
+                file_is(t.tgt, bf, "the other's");
+                if (dir)
+                        ck_assert_int_eq(faccessat(t.tgt, "b/f", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+        }
+        trees_free(&t);
+}
+
+START_TEST(test_directory_exchanged_before_its_walk_opens_it)
+{
+        exchanged_before_open(true, false);
+}
+END_TEST
+
+START_TEST(test_file_exchanged_before_its_copy_opens_it)
+{
+        exchanged_before_open(false, false);
+}
+END_TEST
+
+START_TEST(test_entry_exchanged_before_a_walk_opens_it)
+{
+        exchanged_before_open(true, true);
+        exchanged_before_open(false, true);
 }
 END_TEST
 
@@ -3350,6 +3437,9 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_walk_stays_in_the_directory_it_walks);
         tcase_add_test(t, test_walk_leaves_a_directory_a_record_will_move);
         tcase_add_test(t, test_walk_of_directory_gone_before_it_opens_touches_nothing);
+        tcase_add_test(t, test_directory_exchanged_before_its_walk_opens_it);
+        tcase_add_test(t, test_file_exchanged_before_its_copy_opens_it);
+        tcase_add_test(t, test_entry_exchanged_before_a_walk_opens_it);
         tcase_add_test(t, test_exchange_with_one_side_missing);
         tcase_add_test(t, test_rename_after_a_walk_moves_nothing);
         tcase_add_test(t, test_directory_made_on_demand_renamed_whatever_its_mark);
