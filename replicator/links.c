@@ -18,7 +18,9 @@
  * target paths it was noted under (a name may be renamed over or removed
  * while another lives on).  The paths follow the renames carried out on
  * the target since noted (a log of the last RENAMES_KEPT of them); a path
- * is only used when the target has there the very inode that was noted.  A stale entry
+ * is only used when the target has there the very inode that was noted, or,
+ * when none of them does, another copy of the same source inode (marked as
+ * its copy, APPLY_INO_XATTR: another job's, made meanwhile).  A stale entry
  * (the file removed or replaced, renames beyond the log) is dropped: the
  * name is copied.
  *
@@ -445,6 +447,45 @@ static int open_noted_any(struct apply_ctx *ctx, const struct noted *n, const ch
         return -ESTALE;
 }
 
+/*
+ * The first of @n's names but @except that holds another copy of @sst's
+ * inode than the noted one and @not's: an entry of @sst's type marked as
+ * that source inode's copy (APPLY_INO_XATTR).  Another job made it after
+ * the noted copy lost its names (a link made again over one name, a copy
+ * published over another, at once): the group is that copy's now.  A
+ * descriptor, its attributes in *ret; -ESTALE when none.
+ */
+static int open_marked_any(struct apply_ctx *ctx, const struct noted *n, const char *except, const struct stat *sst,
+                           const struct stat *not, struct stat *ret)
+{
+        for (unsigned i = n->n; i-- > 0;) {     /* the newest first */
+                const char *name;
+                struct stat st;
+                uint64_t marked;
+                bool created;
+                int pfd, fd;
+
+                if (strcmp(n->paths[i], except) == 0 ||
+                    tree_open_parent(ctx->target_fd, n->paths[i], false, -1, &name, &pfd, &created) < 0)
+                        continue;
+                fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 0 &&
+                    (st.st_mode & S_IFMT) == (sst->st_mode & S_IFMT) &&
+                    !(st.st_ino == n->tino && st.st_dev == n->tdev) &&
+                    !(st.st_ino == not->st_ino && st.st_dev == not->st_dev) &&
+                    tree_marked_ino(pfd, name, &marked) == 0 && marked == sst->st_ino &&
+                    fstatat(pfd, name, ret, AT_SYMLINK_NOFOLLOW) == 0 && ret->st_ino == st.st_ino &&
+                    ret->st_dev == st.st_dev) {
+                        close(pfd);
+                        return fd;
+                }
+                if (fd >= 0)
+                        close(fd);
+                close(pfd);
+        }
+        return -ESTALE;
+}
+
 /* A link to @fd's inode at @dfd's temporary name for @name (*tmp), replacing a stale one. */
 static int link_tmp(int fd, int dfd, const char *name, char tmp[NAME_MAX + 1])
 {
@@ -589,6 +630,14 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                  * two become one inode, the one that holds what the source
                  * has now.  Joining an older copy would undo this job. */
                 fd = open_noted_any(ctx, &n, path, sst, &which);
+                if (fd < 0 && (fd = open_marked_any(ctx, &n, path, sst, &tst, &nst)) >= 0) {
+                        /* None of the names holds the noted copy any more,
+                         * one holds another copy of the file (storm seed
+                         * 28905: noted alone, this name would have left the
+                         * group that one is in) */
+                        n.tdev = nst.st_dev;
+                        n.tino = nst.st_ino;
+                }
                 if (fd >= 0 && fstat(fd, &nst) == 0 && (links_current(&nst, sst) || !links_current(&tst, sst))) {
                         noted_free(&n);
                         r = link_over(ctx, fd, dfd, name, true);

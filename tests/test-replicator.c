@@ -3365,6 +3365,67 @@ START_TEST(test_relink_spares_a_copy_published_meanwhile)
 }
 END_TEST
 
+/* Target entry @name: a file of @data with @sst's times, marked as the copy
+ * of @sst's inode, put in place by a rename (as copy_file() publishes). */
+static void published_copy(struct trees *t, const char *name, const char *data, const struct stat *sst)
+{
+        char tmp[64];
+        int fd;
+
+        snprintf(tmp, sizeof(tmp), "%s.new", name);
+        make_file(t->tgt, tmp, data);
+        fd = openat(t->tgt, tmp, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(futimens(fd, (struct timespec[2]) { sst->st_atim, sst->st_mtim }), 0);
+        ck_assert_int_eq(tree_mark_ino_fd(fd, sst->st_ino), 0);
+        close(fd);
+        ck_assert_int_eq(renameat(t->tgt, tmp, t->tgt, name), 0);
+}
+
+/*
+ * Storm seed 28905: two jobs on names of one hard-linked file at once, a
+ * link made again (a, a link to the older copy at c) and a copy of another
+ * name (b, copied anew: its inode had one name left).  The map noted a and
+ * b as names of a copy neither held any more; c and then a, noted, made a
+ * group of their own, and b kept its copy alone, missing the file's later
+ * changes.  A noted name that holds another copy of the same source inode
+ * (by its mark) is the group's: the names join the current copy.
+ */
+START_TEST(test_names_join_a_copy_made_meanwhile_by_its_mark)
+{
+        struct stat a, b, c, sst;
+        struct trees t;
+
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "a", "current");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "c", 0), 0);
+        ck_assert_int_eq(fstatat(t.src, "a", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        /* a and b noted as names of one copy */
+        make_file(t.tgt, "a", "first");
+        ck_assert_int_eq(linkat(t.tgt, "a", t.tgt, "b", 0), 0);
+        ck_assert_int_eq(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        ck_assert_int_eq(links_note(&t.ctx, "b", t.tgt, "b", &sst), 0);
+        /* b copied anew, current; a made a link to the older copy at c */
+        published_copy(&t, "b", "current", &sst);
+        make_file(t.tgt, "c", "older");
+        ck_assert_int_eq(tree_mark_ino(t.tgt, "c", sst.st_ino), 0);
+        ck_assert_int_eq(unlinkat(t.tgt, "a", 0), 0);
+        ck_assert_int_eq(linkat(t.tgt, "c", t.tgt, "a", 0), 0);
+        /* the link job notes both its names (note_both()) */
+        ck_assert_int_ge(links_note(&t.ctx, "c", t.tgt, "c", &sst), 0);
+        ck_assert_int_ge(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "a", &a, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "b", &b, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "c", &c, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_msg(a.st_ino == b.st_ino && b.st_ino == c.st_ino, "a, b, c: inodes %lu, %lu, %lu",
+                      (unsigned long)a.st_ino, (unsigned long)b.st_ino, (unsigned long)c.st_ino);
+        file_is(t.tgt, "a", "current");
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -3454,6 +3515,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_directory_of_another_inode_walked);
         tcase_add_test(t, test_directory_of_another_inode_walked_when_final);
         tcase_add_test(t, test_relink_spares_a_copy_published_meanwhile);
+        tcase_add_test(t, test_names_join_a_copy_made_meanwhile_by_its_mark);
         suite_add_tcase(s, t);
         return s;
 }
