@@ -350,6 +350,28 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
         pthread_mutex_unlock(&m->lock);
 }
 
+/* Drop noted path @path from @sst's entry, if it still says target inode
+ * (@tdev, @tino). */
+static void unnote(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t tino, const char *path)
+{
+        struct link_entry *e;
+
+        pthread_mutex_lock(&m->lock);
+        e = *slot(m, sst->st_dev, sst->st_ino);
+        if (e && e->tino == tino && e->tdev == tdev) {
+                (void)follow_renames(m, e);
+                for (unsigned i = 0; i < e->npaths; i++) {
+                        if (strcmp(e->paths[i], path) == 0) {
+                                free(e->paths[i]);
+                                memmove(&e->paths[i], &e->paths[i + 1], (e->npaths - i - 1) * sizeof(char *));
+                                e->npaths--;
+                                break;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
 void link_map_renamed(struct link_map *m, const char *from, const char *to, bool exchange)
 {
         struct renamed *rn;
@@ -660,6 +682,23 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                                         return r;
                                 }
                         }
+                }
+        }
+        if (n.n == NAMES_KEPT && n.tino == tst.st_ino && n.tdev == tst.st_dev) {
+                /* Before the oldest is forgotten for this one: the names
+                 * that no longer hold the copy (a directory copied anew
+                 * rather than renamed leaves its old paths noted).  Kept
+                 * instead, they pushed out the one name left holding it
+                 * (storm seed 10000): the others, copied anew when none
+                 * of those noted held it, left it alone on the old copy. */
+                for (unsigned i = 0; i < n.n; i++) {
+                        if (strcmp(n.paths[i], path) == 0)
+                                continue;
+                        fd = open_noted(ctx, n.paths[i], sst, n.tdev, n.tino);
+                        if (fd >= 0)
+                                close(fd);
+                        else
+                                unnote(ctx->links, sst, n.tdev, n.tino, n.paths[i]);
                 }
         }
         noted_free(&n);
