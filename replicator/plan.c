@@ -1027,13 +1027,36 @@ static char *parent_of(const char *path)
         return slash ? strndup(path, (size_t)(slash - path)) : strdup("");
 }
 
+/* Changes to inode @ino, which name @path no longer holds: an orphan of
+ * the job there, its changes sent to another name the inode has. */
+static void orphan_work(struct plan *p, const char *path, uint32_t flags, uint64_t first_seq, uint64_t oldest_ns,
+                        uint64_t gate, uint64_t ino, uint64_t now)
+{
+        struct job *n;
+
+        if (sync_path(p, path, flags & (JOB_DATA | JOB_ATTR), gate, oldest_ns, 0, 0, 0, now) < 0 ||
+            !(n = hash_find(p, path)))
+                return;
+        orphan_add(n->state == JOB_RUNNING ? n->again_orphan_ino : n->orphan_ino, ino);
+        if (n->state == JOB_RUNNING) {
+                if (first_seq < n->again_first_seq)
+                        n->again_first_seq = first_seq;
+        } else if (first_seq < n->first_seq) {
+                n->first_seq = first_seq;
+                n->oldest_ns = oldest_ns;
+        }
+}
+
 /*
  * @path, named as when a job that finished ran, as it is called once the
  * barriers still pending have run: a rename among them takes the name (or
  * a directory above it) elsewhere on the target, and the source is there
- * already.  *gate is raised past each of them.  NULL: no memory.
+ * already.  *gate is raised past each of them.  *over (when not NULL) is set
+ * when one of them renames another entry over the name: what the name held
+ * is gone from it, and the renames after carry the newcomer.  NULL: no
+ * memory.
  */
-static char *forward(struct plan *p, const char *path, uint64_t *gate)
+static char *forward(struct plan *p, const char *path, uint64_t *gate, bool *over)
 {
         char *s = strdup(path);
         const struct job *b;
@@ -1047,7 +1070,10 @@ static char *forward(struct plan *p, const char *path, uint64_t *gate)
                         n = rebase(s, b->path, b->path2);
                 else if (b->kind == JOB_EXCHANGE && under(s, b->path2))
                         n = rebase(s, b->path2, b->path);
-                else
+                else if (over && b->kind == JOB_RENAME && under(s, b->path2)) {
+                        *over = true;
+                        continue;
+                } else
                         continue;
                 free(s);
                 s = n;
@@ -1068,11 +1094,21 @@ static void follow(struct plan *p, const struct job *j, const char *path, uint32
         uint64_t at = j->kind == JOB_SYNC ? j->first_seq : j->gate, gate = at;
         /* a link made again after renames: the last of them carried it */
         uint64_t moved = j->kind != JOB_SYNC && j->gate > j->first_seq ? j->gate : 0;
-        char *s = forward(p, path, &gate);
+        bool over = false;
+        char *s = forward(p, path, &gate, &over);
 
-        if (s)
+        if (s && over && ino) {
+                /* Another entry renamed over the name since: the renames
+                 * after carry that one, and so does the job there.  The
+                 * inode's changes go to another name it has, if any, as
+                 * for any inode renamed over (storm seed 28428: dated by
+                 * the last rename, a link's inode won the name over the
+                 * newcomer's, whose changes were lost). */
+                orphan_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, now);
+        } else if (s) {
                 (void)add_work(p, s, flags, j->first_seq, j->oldest_ns, gate, ino, j->first_seq,
                                gate > at ? gate - 1 : moved, now);
+        }
         free(s);
 }
 
@@ -1104,7 +1140,7 @@ static void insert_barrier(struct plan *p, struct job *b)
 static void redirect(struct plan *p, const struct job *j, const char *path, uint64_t ino, uint64_t now)
 {
         uint64_t gate = j->first_seq;
-        char *s = forward(p, path, &gate);
+        char *s = forward(p, path, &gate, NULL);
         struct job *n;
 
         if (!s)
@@ -1139,10 +1175,13 @@ static void redirect(struct plan *p, const struct job *j, const char *path, uint
 static bool link_again(struct plan *p, const struct job *j, uint64_t now)
 {
         uint64_t gate = 0;
-        char *n = forward(p, j->path, &gate), *e = n ? forward(p, j->path2, &gate) : NULL;
+        bool over = false;
+        char *n = forward(p, j->path, &gate, &over), *e = n ? forward(p, j->path2, &gate, NULL) : NULL;
         struct job *b;
 
-        if (!e || !gate || !strcmp(n, e)) {
+        /* Not when another entry is renamed over the new name: the link
+         * is history there (made again, it would replace the newcomer). */
+        if (!e || !gate || over || !strcmp(n, e)) {
                 free(n);
                 free(e);
                 return false;

@@ -780,6 +780,49 @@ START_TEST(test_link_fallback_carried_with_a_newer_rename)
 END_TEST
 
 /*
+ * A link that could not be made, its new name then renamed over by another
+ * file, which a later rename takes on (storm seed 28428): ln a/n1 a/n0 (not
+ * made); exchange a/n0 b/d; a file written at b/n2; mv b/n2 b/d (over the
+ * link's name); mv b/d a/c.  The link is history at a/c: not made again
+ * there, and the job at a/c is about the file renamed over it.  (In the
+ * storm the link made again fell back at a/c, the source having the file
+ * there, and its work, carried past the rename over its name, came to a/c
+ * about the link's inode; with the storm's other records there, the job
+ * kept that inode, found the file under the name and left the target's
+ * old copy.)
+ */
+START_TEST(test_link_fallback_not_past_a_rename_over_its_name)
+{
+        struct plan *p = new_plan();
+        struct journal_record xrec = {
+                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .path = "a/n0", .path2 = "b/d",
+                .path_len = 4, .path2_len = 3, .ino = 20,
+        };
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "b/n2", NULL, 30, 0);
+        add(p, JOURNAL_LINK, "a/n0", "a/n1", 20, 0);
+        xrec.seq = ++seqno;
+        ck_assert_int_eq(plan_add(p, &xrec, 0), 0);
+        add_rename(p, "b/n2", "b/d", 30, false, 0);
+        add_rename(p, "b/d", "a/c", 30, false, 0);
+        link_falls_back(p, "a/n0");
+        while ((j = next(p, 10000 * MS))) {
+                ck_assert_msg(j->kind != JOB_LINK, "the link made again at %s", j->path);
+                if (j->kind == JOB_SYNC && strcmp(j->path, "a/c") == 0) {
+                        ck_assert_uint_eq(j->ino, 30);
+                        seen = true;
+                }
+                done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3490,6 +3533,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_after_removal_moved);
         tcase_add_test(t, test_link_fallback_moved_onto_newer_records);
         tcase_add_test(t, test_link_fallback_carried_with_a_newer_rename);
+        tcase_add_test(t, test_link_fallback_not_past_a_rename_over_its_name);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
