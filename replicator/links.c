@@ -664,8 +664,14 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                         noted_free(&n);
                         r = link_over(ctx, fd, dfd, name, true);
                         close(fd);
-                        if (r == 0)
+                        if (r == 0) {
+                                /* a name of that copy now (storm seed 29596:
+                                 * not noted, it was not found when the
+                                 * name noted went, and the file's changes
+                                 * made there never reached it) */
+                                note(ctx->links, sst, path, &nst);
                                 return 1;
+                        }
                         if (!copy_instead(r))
                                 return r;
                 } else if (fd >= 0) {

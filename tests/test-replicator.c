@@ -3509,6 +3509,36 @@ START_TEST(test_stale_names_noted_go_before_a_live_one)
 }
 END_TEST
 
+/*
+ * A name that joins the copy another name has (links_note()) is noted as a
+ * name of it: when the other goes, the file's changes made there find it
+ * (storm seed 29596: only the first name was noted; renamed and removed on
+ * the target, it took the way to the copy with it, and the file's last
+ * changes, made under that name, never reached the one left).
+ */
+START_TEST(test_name_joined_is_noted)
+{
+        struct stat sst;
+        struct trees t;
+        char *other;
+
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "a", "data");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        ck_assert_int_eq(fstatat(t.src, "a", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        published_copy(&t, "a", "data", &sst);
+        ck_assert_int_eq(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        published_copy(&t, "b", "data", &sst);         /* another job's copy, at once */
+        ck_assert_int_eq(links_note(&t.ctx, "b", t.tgt, "b", &sst), 1);
+        other = links_other_name(&t.ctx, sst.st_ino, "a");
+        ck_assert_ptr_nonnull(other);
+        ck_assert_str_eq(other, "b");
+        free(other);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -3601,6 +3631,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_relink_spares_a_copy_published_meanwhile);
         tcase_add_test(t, test_names_join_a_copy_made_meanwhile_by_its_mark);
         tcase_add_test(t, test_stale_names_noted_go_before_a_live_one);
+        tcase_add_test(t, test_name_joined_is_noted);
         suite_add_tcase(s, t);
         return s;
 }
