@@ -1052,11 +1052,12 @@ static void orphan_work(struct plan *p, const char *path, uint32_t flags, uint64
  * barriers still pending have run: a rename among them takes the name (or
  * a directory above it) elsewhere on the target, and the source is there
  * already.  *gate is raised past each of them.  *over (when not NULL) is set
- * when one of them renames another entry over the name: what the name held
- * is gone from it, and the renames after carry the newcomer.  NULL: no
- * memory.
+ * when what the name held (inode @ino, when known) is not what they carry:
+ * one of them renames another entry over the name, or moves the name
+ * holding another inode (the name removed and made again before it); the
+ * renames after carry the newcomer.  NULL: no memory.
  */
-static char *forward(struct plan *p, const char *path, uint64_t *gate, bool *over)
+static char *forward(struct plan *p, const char *path, uint64_t *gate, bool *over, uint64_t ino)
 {
         char *s = strdup(path);
         const struct job *b;
@@ -1066,9 +1067,11 @@ static char *forward(struct plan *p, const char *path, uint64_t *gate, bool *ove
 
                 if (b->kind == JOB_LINK)
                         continue;
-                if (under(s, b->path))
+                if (under(s, b->path)) {
+                        if (over && ino && b->ino && b->ino != ino && strcmp(s, b->path) == 0)
+                                *over = true;
                         n = rebase(s, b->path, b->path2);
-                else if (b->kind == JOB_EXCHANGE && under(s, b->path2))
+                } else if (b->kind == JOB_EXCHANGE && under(s, b->path2))
                         n = rebase(s, b->path2, b->path);
                 else if (over && b->kind == JOB_RENAME && under(s, b->path2)) {
                         *over = true;
@@ -1095,7 +1098,7 @@ static void follow(struct plan *p, const struct job *j, const char *path, uint32
         /* a link made again after renames: the last of them carried it */
         uint64_t moved = j->kind != JOB_SYNC && j->gate > j->first_seq ? j->gate : 0;
         bool over = false;
-        char *s = forward(p, path, &gate, &over);
+        char *s = forward(p, path, &gate, &over, ino);
 
         if (s && over && ino) {
                 /* Another entry renamed over the name since: the renames
@@ -1140,7 +1143,7 @@ static void insert_barrier(struct plan *p, struct job *b)
 static void redirect(struct plan *p, const struct job *j, const char *path, uint64_t ino, uint64_t now)
 {
         uint64_t gate = j->first_seq;
-        char *s = forward(p, path, &gate, NULL);
+        char *s = forward(p, path, &gate, NULL, 0);
         struct job *n;
 
         if (!s)
@@ -1176,11 +1179,12 @@ static bool link_again(struct plan *p, const struct job *j, uint64_t now)
 {
         uint64_t gate = 0;
         bool over = false;
-        char *n = forward(p, j->path, &gate, &over), *e = n ? forward(p, j->path2, &gate, NULL) : NULL;
+        char *n = forward(p, j->path, &gate, &over, j->ino), *e = n ? forward(p, j->path2, &gate, NULL, 0) : NULL;
         struct job *b;
 
-        /* Not when another entry is renamed over the new name: the link
-         * is history there (made again, it would replace the newcomer). */
+        /* Not when another entry is renamed over the new name, or the
+         * name moved holds another inode: the link is history there (made
+         * again, it would replace the newcomer). */
         if (!e || !gate || over || !strcmp(n, e)) {
                 free(n);
                 free(e);

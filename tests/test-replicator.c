@@ -823,6 +823,47 @@ START_TEST(test_link_fallback_not_past_a_rename_over_its_name)
 END_TEST
 
 /*
+ * A link that could not be made, its new name then removed and made again
+ * as another file, which renames take on (storm seed 11426): ln a/c/n0 b/n6
+ * (not made); rm b/n6; a file created at b/n6; mv b/n6 a/n2; mv a/n2 a/n3.
+ * The renames move the newcomer, not the link's inode: the link is not made
+ * again at a/n3, and the job there is about the newcomer.  (Made again,
+ * the link fell back at a/n3, and its work, about the link's inode and as
+ * new as the last rename's, took the name: the job found the newcomer
+ * there, did nothing, and a/n3 was missing on the target.)
+ */
+START_TEST(test_link_fallback_not_past_its_name_made_again)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_LINK, "b/n6", "a/c/n0", 20, 0);
+        add(p, JOURNAL_UNLINK, "b/n6", NULL, 20, 0);
+        add(p, JOURNAL_CREATE, "b/n6", NULL, 30, 0);
+        add_rename(p, "b/n6", "a/n2", 30, false, 0);
+        add_rename(p, "a/n2", "a/n3", 30, false, 0);
+        link_falls_back(p, "b/n6");
+        while ((j = next(p, 10000 * MS))) {
+                ck_assert_msg(j->kind != JOB_LINK, "the link made again at %s", j->path);
+                if (j->kind == JOB_SYNC && strcmp(j->path, "a/n3") == 0) {
+                        ck_assert_uint_eq(j->ino, 30);
+                        ck_assert(j->flags & JOB_DATA);
+                        seen = true;
+                }
+                if (j->kind != JOB_SYNC)
+                        plan_done(p, j, &fallback, 10000 * MS);    /* the target lacks the names */
+                else
+                        done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3564,6 +3605,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_moved_onto_newer_records);
         tcase_add_test(t, test_link_fallback_carried_with_a_newer_rename);
         tcase_add_test(t, test_link_fallback_not_past_a_rename_over_its_name);
+        tcase_add_test(t, test_link_fallback_not_past_its_name_made_again);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
