@@ -615,7 +615,7 @@ static int link_over_if(struct apply_ctx *ctx, int fd, int dfd, const char *name
 static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, ino_t tino, int dfd, const char *name)
 {
         const char *nname;
-        struct stat st;
+        struct stat st, dir;
         bool created;
         int npfd, fd, r;
 
@@ -625,10 +625,21 @@ static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, in
         fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 r = -errno;
+        else if (fstat(npfd, &dir) < 0)
+                r = -errno;
         else if (fstatat(npfd, nname, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != tino || st.st_dev != tdev)
                 r = -ESTALE;
-        else
+        else {
+                char proc[64];
+
                 r = link_over_if(ctx, fd, npfd, nname, tdev, tino);
+                /* The directory has the same names as before: its times
+                 * stay the source's (no job of it follows this one; storm
+                 * seed 22755: its mtime left at the relink's).  (@npfd is
+                 * an O_PATH descriptor: by its /proc name.) */
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", npfd);
+                (void)utimensat(AT_FDCWD, proc, (struct timespec[2]) { dir.st_atim, dir.st_mtim }, 0);
+        }
         if (fd >= 0)
                 close(fd);
         close(npfd);

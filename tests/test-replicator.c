@@ -3580,6 +3580,42 @@ START_TEST(test_name_joined_is_noted)
 }
 END_TEST
 
+/*
+ * The names of a hard-linked file noted with an older copy join the newer
+ * one (relink_noted()): in another directory than the job's, which no job
+ * follows, whose times stay what they were (storm seed 22755: its mtime
+ * was left at the time of the relink).
+ */
+START_TEST(test_relink_keeps_the_directory_times)
+{
+        struct timespec old[2] = { { .tv_sec = 1000000000, .tv_nsec = 5 }, { .tv_sec = 1000000000, .tv_nsec = 7 } };
+        struct stat sst, d, a, b;
+        struct trees t;
+
+        trees_init(&t);
+        trees_links(&t);
+        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
+        make_file(t.src, "a", "new data");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "d/b", 0), 0);
+        ck_assert_int_eq(fstatat(t.src, "a", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        /* d/b noted with an older copy; a copied anew, current */
+        ck_assert_int_eq(mkdirat(t.tgt, "d", 0755), 0);
+        make_file(t.tgt, "d/b", "old");
+        ck_assert_int_eq(tree_mark_ino(t.tgt, "d/b", sst.st_ino), 0);
+        ck_assert_int_eq(links_note(&t.ctx, "d/b", t.tgt, "d/b", &sst), 0);
+        ck_assert_int_eq(utimensat(t.tgt, "d", old, 0), 0);
+        published_copy(&t, "a", "new data", &sst);
+        ck_assert_int_ge(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "a", &a, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "d/b", &b, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert(a.st_ino == b.st_ino);
+        ck_assert_int_eq(fstatat(t.tgt, "d", &d, 0), 0);
+        ck_assert_int_eq(d.st_mtim.tv_sec, old[1].tv_sec);
+        ck_assert_int_eq(d.st_mtim.tv_nsec, old[1].tv_nsec);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -3674,6 +3710,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_names_join_a_copy_made_meanwhile_by_its_mark);
         tcase_add_test(t, test_stale_names_noted_go_before_a_live_one);
         tcase_add_test(t, test_name_joined_is_noted);
+        tcase_add_test(t, test_relink_keeps_the_directory_times);
         suite_add_tcase(s, t);
         return s;
 }
