@@ -279,16 +279,31 @@ static void forget(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t
         pthread_mutex_unlock(&m->lock);
 }
 
-static void note(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst)
+/*
+ * Note @path as a name of target inode @tst, the copy of @sst's inode.  With
+ * @seen (what lookup() said before this job looked at the names: tino 0 for
+ * no entry), not when the entry says another copy now than then and than
+ * @tst (another job noted its own copy meanwhile, which this one has not
+ * considered joining): false, for the caller to look again.
+ */
+static bool note_if(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst,
+                    const struct noted *seen)
 {
         struct link_entry **pp, *e;
         char *copy = strdup(path);
 
         if (!copy)
-                return;         /* not remembered: a later name is copied */
+                return true;    /* not remembered: a later name is copied */
         pthread_mutex_lock(&m->lock);
         pp = slot(m, sst->st_dev, sst->st_ino);
         e = *pp;
+        if (seen && (e ? e->npaths && !(e->tino == seen->tino && e->tdev == seen->tdev) &&
+                         !(e->tino == tst->st_ino && e->tdev == tst->st_dev) :
+                         false)) {
+                pthread_mutex_unlock(&m->lock);
+                free(copy);
+                return false;
+        }
         if (!e) {
                 if (m->count >= MAX_ENTRIES)
                         unlink_entry(m, m->oldest);
@@ -296,7 +311,7 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
                 if (!e) {
                         pthread_mutex_unlock(&m->lock);
                         free(copy);
-                        return;
+                        return true;
                 }
                 e->sdev = sst->st_dev;
                 e->sino = sst->st_ino;
@@ -348,6 +363,12 @@ static void note(struct link_map *m, const struct stat *sst, const char *path, c
                 m->oldest = e;
         m->newest = e;
         pthread_mutex_unlock(&m->lock);
+        return true;
+}
+
+static void note(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst)
+{
+        (void)note_if(m, sst, path, tst, NULL);
 }
 
 /* Drop noted path @path from @sst's entry, if it still says target inode
@@ -649,15 +670,21 @@ static int relink_noted(struct apply_ctx *ctx, const char *noted, dev_t tdev, in
 int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *name, const struct stat *sst)
 {
         struct stat tst, nst;
-        struct noted n;
-        unsigned which;
+        struct noted n, seen;
+        unsigned which, attempts = 0;
         int fd, r;
 
         if (!ctx->links || S_ISDIR(sst->st_mode) || sst->st_nlink < 2)
                 return 0;
         if (fstatat(dfd, name, &tst, AT_SYMLINK_NOFOLLOW) < 0 || (tst.st_mode & S_IFMT) != (sst->st_mode & S_IFMT))
                 return 0;
-        if (lookup(ctx->links, sst, &n) == 0 && (n.tino != tst.st_ino || n.tdev != tst.st_dev)) {
+again:
+        seen = (struct noted) { .n = 0 };
+        if (lookup(ctx->links, sst, &n) == 0) {
+                seen.tdev = n.tdev;
+                seen.tino = n.tino;
+        }
+        if (seen.tino && (n.tino != tst.st_ino || n.tdev != tst.st_dev)) {
                 /* Another name was made meanwhile, as its own copy (another
                  * worker, or before the names were known to be one): the
                  * two become one inode, the one that holds what the source
@@ -719,7 +746,14 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                 }
         }
         noted_free(&n);
-        note(ctx->links, sst, path, &tst);
+        if (ctx->before_note)
+                ctx->before_note(path);
+        /* Another job noted its copy meanwhile (storm seed 13480: the
+         * names of one file copied at once by two jobs, each noting its
+         * own over the other's, the two names left apart): looked at again,
+         * one joins the other (twice at most; then noted as it is). */
+        if (!note_if(ctx->links, sst, path, &tst, ++attempts < 3 ? &seen : NULL))
+                goto again;
         return 0;
 }
 

@@ -262,6 +262,9 @@ struct apply_ctx {
          * the target's @path, another name of the file a job copied, join
          * that copy, to change the target at that moment. */
         void (*before_relink)(const char *path);
+        /* Tests only (NULL otherwise): called as links.c is about to note
+         * @path as a name of the copy it holds, to note another meanwhile. */
+        void (*before_note)(const char *path);
 };
 
 /* Close the cached directories; no job may be running on @ctx. */

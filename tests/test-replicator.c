@@ -3616,6 +3616,60 @@ START_TEST(test_relink_keeps_the_directory_times)
 }
 END_TEST
 
+/* Another job, as the one on a is about to note its copy: b found no noted
+ * name holding the noted copy (a was copied anew), made its own and noted it. */
+static struct trees *race_trees;
+
+static void copy_b_before_note(const char *path)
+{
+        struct trees *t = race_trees;
+        struct stat sst;
+
+        if (!t || strcmp(path, "a") != 0)
+                return;
+        race_trees = NULL;
+        ck_assert_int_eq(fstatat(t->src, "b", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(links_join(&t->ctx, "b", t->tgt, "b", &sst, NULL), 0);
+        make_file(t->tgt, "b", "data");
+        ck_assert_int_eq(links_note(&t->ctx, "b", t->tgt, "b", &sst), 0);
+}
+
+/*
+ * Two jobs copy names of one hard-linked file at once (storm seed 13480):
+ * the one on a looked up the copy noted before (its own name's, replaced
+ * since by its new copy), the one on b found that name holding another
+ * inode, copied b and noted it; then a noted its copy over b's, and the
+ * names stayed apart.  Noting, a job that finds another copy noted since it
+ * looked looks again: a joins b's copy.
+ */
+START_TEST(test_copies_noted_at_once_join)
+{
+        struct stat sst, a, b;
+        struct trees t;
+
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "a", "data");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        ck_assert_int_eq(fstatat(t.src, "a", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        make_file(t.tgt, "a", "data");
+        ck_assert_int_eq(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        /* a new copy (the old one kept alive: its number not reused) */
+        ck_assert_int_eq(linkat(t.tgt, "a", t.tgt, "keep", 0), 0);
+        make_file(t.tgt, "a.new", "data");
+        ck_assert_int_eq(renameat(t.tgt, "a.new", t.tgt, "a"), 0);
+        t.ctx.before_note = copy_b_before_note;
+        race_trees = &t;
+        ck_assert_int_ge(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        t.ctx.before_note = NULL;
+        ck_assert_ptr_null(race_trees);
+        ck_assert_int_eq(fstatat(t.tgt, "a", &a, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_int_eq(fstatat(t.tgt, "b", &b, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert(a.st_ino == b.st_ino);
+        trees_free(&t);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -3711,6 +3765,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_stale_names_noted_go_before_a_live_one);
         tcase_add_test(t, test_name_joined_is_noted);
         tcase_add_test(t, test_relink_keeps_the_directory_times);
+        tcase_add_test(t, test_copies_noted_at_once_join);
         suite_add_tcase(s, t);
         return s;
 }
