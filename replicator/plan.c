@@ -1095,8 +1095,9 @@ static char *forward(struct plan *p, const char *path, uint64_t *gate, bool *ove
 static void follow(struct plan *p, const struct job *j, const char *path, uint32_t flags, uint64_t ino, uint64_t now)
 {
         uint64_t at = j->kind == JOB_SYNC ? j->first_seq : j->gate, gate = at;
-        /* a link made again after renames: the last of them carried it */
-        uint64_t moved = j->kind != JOB_SYNC && j->gate > j->first_seq ? j->gate : 0;
+        /* a link made again after renames: the last of those that moved its
+         * new name carried it there (link_again()) */
+        uint64_t moved = j->kind == JOB_LINK ? j->moved_seq : 0;
         bool over = false;
         char *s = forward(p, path, &gate, &over, ino);
 
@@ -1177,10 +1178,17 @@ static void redirect(struct plan *p, const struct job *j, const char *path, uint
  */
 static bool link_again(struct plan *p, const struct job *j, uint64_t now)
 {
-        uint64_t gate = 0;
+        uint64_t gate = 0, moved;
         bool over = false;
-        char *n = forward(p, j->path, &gate, &over, j->ino), *e = n ? forward(p, j->path2, &gate, NULL, 0) : NULL;
+        char *n = forward(p, j->path, &gate, &over, j->ino), *e;
         struct job *b;
+
+        /* The last rename that moved the new name (not the other: storm
+         * seed 28167, a rename of the name linked to dated the link's
+         * inode newer than a symlink made since at the new name, and the
+         * job there, about the link's inode, left the symlink missing). */
+        moved = gate ? gate - 1 : j->moved_seq;
+        e = n ? forward(p, j->path2, &gate, NULL, 0) : NULL;
 
         /* Not when another entry is renamed over the new name, or the
          * name moved holds another inode: the link is history there (made
@@ -1202,6 +1210,7 @@ static bool link_again(struct plan *p, const struct job *j, uint64_t now)
         *b = (struct job) {
                 .kind = JOB_LINK, .state = JOB_BARRIER, .path = n, .path2 = e, .first_seq = j->first_seq,
                 .gate = gate - 1, .oldest_ns = j->oldest_ns, .created_ns = now, .ino = j->ino,
+                .moved_seq = moved,
         };
         insert_barrier(p, b);
         return true;

@@ -864,6 +864,31 @@ START_TEST(test_link_fallback_not_past_its_name_made_again)
 END_TEST
 
 /*
+ * A link that could not be made, made again after a rename of the name it
+ * links to only (storm seed 28167): ln b/n6 b/n0 (not made); the file
+ * written at b/n0, removed, a symlink made there; mv b/n6 b/n1.  The link
+ * made again falls back: its work at b/n0 is dated by its record, not by
+ * the rename of the other name, and the symlink's newer record keeps the
+ * name.  (Dated by that rename, the link's inode took b/n0, and the job
+ * there, finding the symlink, left it missing on the target.)
+ */
+START_TEST(test_link_fallback_dated_by_renames_of_its_own_name)
+{
+        struct plan *p = new_plan();
+
+        seqno = 0;
+        add(p, JOURNAL_LINK, "b/n0", "b/n6", 20, 0);
+        add(p, JOURNAL_CLOSE_WRITE, "b/n0", NULL, 20, 0);
+        add(p, JOURNAL_UNLINK, "b/n0", NULL, 20, 0);
+        add(p, JOURNAL_SYMLINK, "b/n0", NULL, 30, 0);
+        add_rename(p, "b/n6", "b/n1", 20, false, 0);
+        link_falls_back(p, "b/n0");
+        ck_assert(fallbacks_sync(p, "b/n0", 30, true));
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3696,6 +3721,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_carried_with_a_newer_rename);
         tcase_add_test(t, test_link_fallback_not_past_a_rename_over_its_name);
         tcase_add_test(t, test_link_fallback_not_past_its_name_made_again);
+        tcase_add_test(t, test_link_fallback_dated_by_renames_of_its_own_name);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
