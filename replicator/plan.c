@@ -403,6 +403,18 @@ static void inode_replaced(struct plan *p, uint64_t orphans[JOB_ORPHANS], uint64
                 orphan_add(orphans, old);
 }
 
+/*
+ * JOB_NOW when a job's orphans fill its list: one more would forget the
+ * oldest, and its changes with it (storm seed 10223: a name made and removed
+ * as eleven files while its job waited for the name to settle lost a
+ * chown of a file that lived on under other names).  Run now, the job
+ * sends them on to those names before more come.
+ */
+static uint32_t orphans_full(const uint64_t orphans[JOB_ORPHANS])
+{
+        return orphans[JOB_ORPHANS - 1] ? JOB_NOW : 0;
+}
+
 /* Add every orphan of @from to @to. */
 static void orphans_merge(uint64_t to[JOB_ORPHANS], const uint64_t from[JOB_ORPHANS])
 {
@@ -425,7 +437,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 if (!j->again_flags || seq < j->again_first_seq)
                         j->again_first_seq = seq;
                 inode_replaced(p, j->again_orphan_ino, j->again_ino, ino, j->again_flags);
-                j->again_flags |= flags;
+                j->again_flags |= flags | orphans_full(j->again_orphan_ino);
                 if (ino) {
                         j->again_ino = ino;
                         j->again_ino_seq = ino_seq;
@@ -439,7 +451,7 @@ static int sync_path(struct plan *p, const char *path, uint32_t flags, uint64_t 
                 set_state(p, j, JOB_QUEUED);    /* a record about it: look again */
         if (j) {
                 inode_replaced(p, j->orphan_ino, j->ino, ino, j->flags);
-                j->flags |= flags;
+                j->flags |= flags | orphans_full(j->orphan_ino);
                 if (seq < j->first_seq) {
                         j->first_seq = seq;
                         j->oldest_ns = time_ns;

@@ -889,6 +889,39 @@ START_TEST(test_link_fallback_dated_by_renames_of_its_own_name)
 END_TEST
 
 /*
+ * A name made and removed as one file after another while its job waits
+ * to settle: each one replaced with changes pending is an orphan of the
+ * job, whose changes go to another name it has when the job runs.  Once
+ * the list is full the job runs at once, before one more would forget the
+ * oldest (storm seed 10223: eleven files at n7, and a chown of the first,
+ * which lived on under two other names, lost).
+ */
+START_TEST(test_job_with_orphans_full_runs_now)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "n", NULL, 1, 0);
+        add_setattr(p, "n", 1, JOURNAL_SET_UID, 0);
+        for (uint64_t k = 2; k <= JOB_ORPHANS; k++) {
+                add(p, JOURNAL_UNLINK, "n", NULL, k - 1, 0);
+                add(p, JOURNAL_CREATE, "n", NULL, k, 0);
+                ck_assert_ptr_null(next(p, 1 * MS));    /* settling */
+        }
+        add(p, JOURNAL_UNLINK, "n", NULL, JOB_ORPHANS, 0);
+        add(p, JOURNAL_CREATE, "n", NULL, JOB_ORPHANS + 1, 0);
+        j = next(p, 1 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "n");
+        ck_assert_uint_eq(j->orphan_ino[0], 1);
+        ck_assert_uint_eq(j->orphan_ino[JOB_ORPHANS - 1], JOB_ORPHANS);
+        done(p, j, 1 * MS);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3722,6 +3755,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_not_past_a_rename_over_its_name);
         tcase_add_test(t, test_link_fallback_not_past_its_name_made_again);
         tcase_add_test(t, test_link_fallback_dated_by_renames_of_its_own_name);
+        tcase_add_test(t, test_job_with_orphans_full_runs_now);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
