@@ -712,8 +712,8 @@ static bool walked_still_there(struct apply_ctx *ctx, const char *path, bool top
  * nothing and returns SOURCE_MOVED_ON): what is beneath it is looked up in
  * it, not by name from the root, so that a rename on the source of it (or
  * of one above) while it is walked cannot bring another directory's
- * entries into this one's copy.  The target's directory is marked partial while it is
- * walked, and stays so when the source directory is no longer under @path
+ * entries into this one's copy.  The target's directory is marked partial
+ * while it is walked, and stays so when the source directory is no longer under @path
  * at the end (@top: the job's own entry; else no longer in its parent):
  * res->gone, as for any job whose entry went (parked until the rename is
  * read; the rename carried out on the target fills it,

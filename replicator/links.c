@@ -297,9 +297,8 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
         pthread_mutex_lock(&m->lock);
         pp = slot(m, sst->st_dev, sst->st_ino);
         e = *pp;
-        if (seen && (e ? e->npaths && !(e->tino == seen->tino && e->tdev == seen->tdev) &&
-                         !(e->tino == tst->st_ino && e->tdev == tst->st_dev) :
-                         false)) {
+        if (seen && e && e->npaths && !(e->tino == seen->tino && e->tdev == seen->tdev) &&
+            !(e->tino == tst->st_ino && e->tdev == tst->st_dev)) {
                 pthread_mutex_unlock(&m->lock);
                 free(copy);
                 return false;

@@ -1114,7 +1114,8 @@ static void follow(struct plan *p, const struct job *j, const char *path, uint32
         char *s = forward(p, path, &gate, &over, ino);
 
         if (s && over && ino) {
-                /* Another entry renamed over the name since: the renames
+                /* Another entry took the name since (renamed over it, or
+                 * made there before a rename moved the name): the renames
                  * after carry that one, and so does the job there.  The
                  * inode's changes go to another name it has, if any, as
                  * for any inode renamed over (storm seed 28428: dated by

@@ -92,7 +92,8 @@ struct job {
                                                  * job keeps it: it says nothing of the inode) */
         uint64_t moved_seq, again_moved_seq;    /* the rename that last carried that inode's work
                                                  * to this name (0: its own records said so); see
-                                                 * add_work() */
+                                                 * add_work().  A link made again: the last rename
+                                                 * that moved its new name */
         uint64_t orphan_ino[JOB_ORPHANS];       /* inodes changed under the name, then the name
                                                  * removed or renamed over: their changes go to
                                                  * another name each has, if any (links.c); 0: none */
