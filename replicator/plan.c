@@ -144,9 +144,16 @@ static bool conflict(const struct job *a, const struct job *b)
 {
         /* A directory's attributes beside work on its children; never
          * beside a rename or link (above it, it would make the old path
-         * anew on the target before the rename moves the real one there). */
-        if ((attr_only(a) || attr_only(b)) && a->kind == JOB_SYNC && b->kind == JOB_SYNC)
-                return strcmp(a->path, b->path) == 0;
+         * anew on the target before the rename moves the real one there),
+         * nor beside a walk above it, which sets what it meets to what it
+         * saw, maybe before this job's change (storm seed 28809: a chmod
+         * undone by the walk of the parent, done after it). */
+        if ((attr_only(a) || attr_only(b)) && a->kind == JOB_SYNC && b->kind == JOB_SYNC) {
+                const struct job *attrs = attr_only(a) ? a : b, *other = attrs == a ? b : a;
+
+                return strcmp(a->path, b->path) == 0 ||
+                       ((other->flags & (JOB_SUBTREE | JOB_FILL)) && under(attrs->path, other->path));
+        }
         if (related(a->path, b->path))
                 return true;
         if (a->path2 && related(a->path2, b->path))

@@ -922,6 +922,41 @@ START_TEST(test_job_with_orphans_full_runs_now)
 END_TEST
 
 /*
+ * A job for a directory's attributes runs beside work on its children, but
+ * not beside a walk above it: the walk sets what it meets to what it saw,
+ * maybe before the job's change (storm seed 28809: chmod b/n1 undone by a
+ * walk of b that had looked at b/n1 before it and finished after).
+ */
+START_TEST(test_attributes_wait_for_a_walk_above)
+{
+        struct plan *p = new_plan();
+        struct job_result fallback = { .fallback = true };
+        struct job *j, *walk;
+
+        seqno = 0;
+        ck_assert_int_eq(add_dir_rename(p, "x", "b", 0), 0);
+        j = next(p, 100 * MS);
+        ck_assert_int_eq(j->kind, JOB_RENAME);
+        plan_done(p, j, &fallback, 100 * MS);   /* the target lacked x: b walked */
+        while ((walk = next(p, 100 * MS)) && strcmp(walk->path, "b") != 0)
+                done(p, walk, 100 * MS);        /* x: removed */
+        ck_assert_ptr_nonnull(walk);
+        ck_assert_str_eq(walk->path, "b");
+        ck_assert(walk->flags & JOB_SUBTREE);
+        add_setattr(p, "b/n1", 30, JOURNAL_SET_MODE, 100 * MS);
+        ck_assert_ptr_null(next(p, 1000 * MS));
+        done(p, walk, 1000 * MS);
+        while ((j = next(p, 1000 * MS))) {
+                if (!strcmp(j->path, "b/n1"))
+                        walk = NULL;
+                done(p, j, 1000 * MS);
+        }
+        ck_assert_ptr_null(walk);       /* the attributes' job came after */
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3756,6 +3791,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_not_past_its_name_made_again);
         tcase_add_test(t, test_link_fallback_dated_by_renames_of_its_own_name);
         tcase_add_test(t, test_job_with_orphans_full_runs_now);
+        tcase_add_test(t, test_attributes_wait_for_a_walk_above);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
