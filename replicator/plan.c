@@ -703,6 +703,9 @@ static int rewrite(struct plan *p, const char *from, const char *to, bool swap, 
                 other = hash_find(p, dest[i]);
                 if (other && other->state == JOB_RUNNING) {
                         /* it may have looked before the rename: again after it */
+                        if (!swap && other->again_ino && j->ino && other->again_ino != j->ino &&
+                            (other->again_flags & (JOB_DATA | JOB_ATTR)))
+                                forgotten(p, other->again_orphan_ino, other->again_ino, other->again_flags);
                         if (!other->again_flags || j->first_seq < other->again_first_seq)
                                 other->again_first_seq = j->first_seq;
                         other->again_flags |= j->flags;
@@ -800,6 +803,13 @@ static int barrier(struct plan *p, enum job_kind kind, const struct journal_reco
         /* The name the rename or link makes exist, and its job. */
         moved = hash_find(p, kind == JOB_LINK ? rec->path : rec->path2);
         if (moved && rec->ino && moved->state == JOB_RUNNING) {
+                if (kind != JOB_EXCHANGE && moved->again_ino && moved->again_ino != rec->ino &&
+                    (moved->again_flags & (JOB_DATA | JOB_ATTR))) {
+                        /* replaced with changes that came while it ran
+                         * (storm seed 1202: a file written, then renamed
+                         * over, its other name left with the old bytes) */
+                        forgotten(p, moved->again_orphan_ino, moved->again_ino, moved->again_flags);
+                }
                 moved->again_ino = rec->ino;
                 moved->again_ino_seq = rec->seq;
                 moved->again_moved_seq = 0;

@@ -957,6 +957,39 @@ START_TEST(test_attributes_wait_for_a_walk_above)
 END_TEST
 
 /*
+ * A file written while its job runs, then renamed over (storm seed 1202):
+ * the changes that came meanwhile are about an inode the name no longer
+ * holds, and go to another name it has (an orphan of the job run again),
+ * not forgotten when the rename says what the name holds now.
+ */
+START_TEST(test_renamed_over_while_running_keeps_the_orphan)
+{
+        struct plan *p = new_plan();
+        struct job *j;
+        bool seen = false;
+
+        seqno = 0;
+        add(p, JOURNAL_CREATE, "n", NULL, 20, 0);
+        j = next(p, 1000 * MS);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(j->path, "n");
+        add(p, JOURNAL_CLOSE_WRITE, "n", NULL, 20, 1000 * MS);
+        add_rename(p, "m", "n", 30, false, 1000 * MS);
+        done(p, j, 1000 * MS);
+        while ((j = next(p, 10000 * MS))) {
+                if (j->kind == JOB_SYNC && !strcmp(j->path, "n")) {
+                        ck_assert_uint_eq(j->ino, 30);
+                        ck_assert_uint_eq(j->orphan_ino[0], 20);
+                        seen = true;
+                }
+                done(p, j, 10000 * MS);
+        }
+        ck_assert(seen);
+        plan_free(p);
+}
+END_TEST
+
+/*
  * A link that falls back also syncs the name it linked to (changes made
  * under the new name may have no other way there), whatever that name
  * holds by then: not as the linked inode's, which would make the job, and
@@ -3792,6 +3825,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_link_fallback_dated_by_renames_of_its_own_name);
         tcase_add_test(t, test_job_with_orphans_full_runs_now);
         tcase_add_test(t, test_attributes_wait_for_a_walk_above);
+        tcase_add_test(t, test_renamed_over_while_running_keeps_the_orphan);
         tcase_add_test(t, test_redirect_is_about_the_inode);
         tcase_add_test(t, test_orphans_survive_two_renames_over);
         tcase_add_test(t, test_orphans_of_a_name_reused_many_times);
