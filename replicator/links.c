@@ -20,9 +20,13 @@
  * the target since noted (a log of the last RENAMES_KEPT of them); a path
  * is only used when the target has there the very inode that was noted, or,
  * when none of them does, another copy of the same source inode (marked as
- * its copy, APPLY_INO_XATTR: another job's, made meanwhile).  A stale entry
- * (the file removed or replaced, renames beyond the log) is dropped: the
- * name is copied.
+ * its copy, APPLY_INO_XATTR: another job's, made meanwhile).  The copy's
+ * file handle is kept too: when no noted name holds it any more (moved in a
+ * way the log did not follow), it is opened by handle (open_by_handle_at(),
+ * CAP_DAC_READ_SEARCH; without it, as if the entry were stale) and a name
+ * joins it, or changes go to the name the kernel gives it.  A stale entry
+ * (the file removed or replaced, renames beyond the log, no handle that
+ * opens a copy with a name) is dropped: the name is copied.
  *
  * Thread-safe: the workers share one map (a mutex; no I/O under it).
  * Caveat: at most MAX_ENTRIES source inodes are remembered, the oldest
@@ -44,10 +48,21 @@
 #define MAX_ENTRIES (1u << 18)
 #define RENAMES_KEPT 1024
 #define NAMES_KEPT 4
+#define HANDLE_KEPT 40                  /* bytes of a file handle kept (ext4: 8, xfs: 8-24) */
+
+/* The target inode's file handle (name_to_handle_at()): it opens the copy
+ * when no noted name holds it any more.  len 0: none. */
+struct link_handle {
+        int type;
+        unsigned char len;
+        unsigned char f[HANDLE_KEPT];
+};
 
 struct link_entry {
         dev_t sdev, tdev;
         ino_t sino, tino;
+        struct link_handle handle;      /* of (tdev, tino) */
+        uint64_t notes;                 /* times noted (note_if()) */
         uint64_t gen;                   /* renames applied to paths up to this one */
         char *paths[NAMES_KEPT];        /* the newest last */
         unsigned npaths;
@@ -231,6 +246,8 @@ struct noted {
         unsigned n;
         dev_t tdev;
         ino_t tino;
+        struct link_handle handle;
+        uint64_t notes;
 };
 
 static void noted_free(struct noted *n)
@@ -260,6 +277,8 @@ static int lookup(struct link_map *m, const struct stat *sst, struct noted *ret)
                 }
                 ret->tdev = e->tdev;
                 ret->tino = e->tino;
+                ret->handle = e->handle;
+                ret->notes = e->notes;
         }
         pthread_mutex_unlock(&m->lock);
         if (r < 0)
@@ -280,14 +299,15 @@ static void forget(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t
 }
 
 /*
- * Note @path as a name of target inode @tst, the copy of @sst's inode.  With
- * @seen (what lookup() said before this job looked at the names: tino 0 for
- * no entry), not when the entry says another copy now than then and than
- * @tst (another job noted its own copy meanwhile, which this one has not
- * considered joining): false, for the caller to look again.
+ * Note @path as a name of target inode @tst (file handle @handle, when
+ * known), the copy of @sst's inode.  With @seen (what lookup() said before
+ * this job looked at the names: tino 0 for no entry), not when the entry
+ * says another copy than @tst and was noted since (another job noted its
+ * own copy or name meanwhile, which this one has not considered joining):
+ * false, for the caller to look again.
  */
 static bool note_if(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst,
-                    const struct noted *seen)
+                    const struct link_handle *handle, const struct noted *seen)
 {
         struct link_entry **pp, *e;
         char *copy = strdup(path);
@@ -297,7 +317,7 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
         pthread_mutex_lock(&m->lock);
         pp = slot(m, sst->st_dev, sst->st_ino);
         e = *pp;
-        if (seen && e && e->npaths && !(e->tino == seen->tino && e->tdev == seen->tdev) &&
+        if (seen && e && e->npaths && (!seen->tino || e->notes != seen->notes) &&
             !(e->tino == tst->st_ino && e->tdev == tst->st_dev)) {
                 pthread_mutex_unlock(&m->lock);
                 free(copy);
@@ -329,12 +349,16 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
                         m->newest = e->older;
                 (void)follow_renames(m, e);
         }
-        if (e->npaths && (e->tino != tst->st_ino || e->tdev != tst->st_dev)) {
+        if (e->tino != tst->st_ino || e->tdev != tst->st_dev) {
                 /* another target inode: the names noted were of the old one */
                 for (unsigned i = 0; i < e->npaths; i++)
                         free(e->paths[i]);
                 e->npaths = 0;
+                e->handle.len = 0;
         }
+        if (handle && handle->len)
+                e->handle = *handle;
+        e->notes++;
         for (unsigned i = 0; i < e->npaths; i++) {
                 if (strcmp(e->paths[i], copy) == 0) {
                         /* known: it becomes the newest */
@@ -367,7 +391,57 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
 
 static void note(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst)
 {
-        (void)note_if(m, sst, path, tst, NULL);
+        (void)note_if(m, sst, path, tst, NULL, NULL);
+}
+
+/* Target entry @name in @dfd's file handle, in *h (len 0 when it has none
+ * that fits). */
+static void handle_of(int dfd, const char *name, struct link_handle *h)
+{
+        union {
+                struct file_handle fh;
+                char buf[sizeof(struct file_handle) + HANDLE_KEPT];
+        } u;
+        int mount_id;
+
+        h->len = 0;
+        u.fh.handle_bytes = HANDLE_KEPT;
+        if (name_to_handle_at(dfd, name, &u.fh, &mount_id, 0) < 0 || u.fh.handle_bytes > HANDLE_KEPT)
+                return;
+        h->type = u.fh.handle_type;
+        h->len = (unsigned char)u.fh.handle_bytes;
+        memcpy(h->f, u.fh.f_handle, u.fh.handle_bytes);
+}
+
+/*
+ * The noted copy @n opened by its file handle (O_PATH), when it is still
+ * that inode, of @sst's type, with a name: no noted name holds it any more
+ * (a directory above copied anew rather than renamed, renames beyond the
+ * log), yet it may still have names.  -ESTALE otherwise.
+ */
+static int open_by_handle(struct apply_ctx *ctx, const struct noted *n, const struct stat *sst)   /* sst: or NULL */
+{
+        union {
+                struct file_handle fh;
+                char buf[sizeof(struct file_handle) + HANDLE_KEPT];
+        } u;
+        struct stat st;
+        int fd;
+
+        if (!n->handle.len)
+                return -ESTALE;
+        u.fh.handle_bytes = n->handle.len;
+        u.fh.handle_type = n->handle.type;
+        memcpy(u.fh.f_handle, n->handle.f, n->handle.len);
+        fd = open_by_handle_at(ctx->target_fd, &u.fh, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return -ESTALE;
+        if (fstat(fd, &st) < 0 || st.st_ino != n->tino || st.st_dev != n->tdev || st.st_nlink == 0 ||
+            S_ISDIR(st.st_mode) || (sst && (st.st_mode & S_IFMT) != (sst->st_mode & S_IFMT))) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
 }
 
 /* Drop noted path @path from @sst's entry, if it still says target inode
@@ -584,6 +658,8 @@ int links_join(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
                 return 0;       /* one of them already */
         }
         fd = open_noted_any(ctx, &n, path, sst, &which);
+        if (fd < 0)
+                fd = open_by_handle(ctx, &n, sst);
         if (fd < 0) {
                 forget(ctx->links, sst, n.tdev, n.tino);
                 noted_free(&n);
@@ -670,6 +746,7 @@ int links_note(struct apply_ctx *ctx, const char *path, int dfd, const char *nam
 {
         struct stat tst, nst;
         struct noted n, seen;
+        struct link_handle handle;
         unsigned which, attempts = 0;
         int fd, r;
 
@@ -751,7 +828,8 @@ again:
          * names of one file copied at once by two jobs, each noting its
          * own over the other's, the two names left apart): looked at again,
          * one joins the other (twice at most; then noted as it is). */
-        if (!note_if(ctx->links, sst, path, &tst, ++attempts < 3 ? &seen : NULL))
+        handle_of(dfd, name, &handle);
+        if (!note_if(ctx->links, sst, path, &tst, &handle, ++attempts < 3 ? &seen : NULL))
                 goto again;
         return 0;
 }
@@ -788,6 +866,38 @@ bool links_other_copy(struct apply_ctx *ctx, const char *path, const struct stat
         return other;
 }
 
+/*
+ * A name of the noted copy @n on the target but @except, found from its file
+ * handle (the kernel's name for the open inode, checked: it holds that
+ * inode), when no noted name holds it any more.  malloc'ed; NULL: none.
+ */
+static char *name_by_handle(struct apply_ctx *ctx, const struct noted *n, const char *except)
+{
+        char proc[64], root[PATH_MAX], abs[PATH_MAX], *rel = NULL;
+        ssize_t rl, al;
+        int fd = open_by_handle(ctx, n, NULL), check;
+
+        if (fd < 0)
+                return NULL;
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ctx->target_fd);
+        rl = readlink(proc, root, sizeof(root) - 1);
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        al = readlink(proc, abs, sizeof(abs) - 1);
+        close(fd);
+        if (rl <= 0 || al <= 0)
+                return NULL;
+        root[rl] = abs[al] = 0;
+        if (strncmp(abs, root, (size_t)rl) != 0 || abs[rl] != '/' || !abs[rl + 1] ||
+            strcmp(abs + rl + 1, except) == 0 || replicator_path_valid(abs + rl + 1, strlen(abs + rl + 1)) < 0)
+                return NULL;    /* elsewhere, disconnected, or removed (" (deleted)" fails the check) */
+        check = open_any(ctx, abs + rl + 1, n->tdev, n->tino);
+        if (check >= 0) {
+                close(check);
+                rel = strdup(abs + rl + 1);
+        }
+        return rel;
+}
+
 char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path)
 {
         struct stat root, sst;
@@ -802,7 +912,7 @@ char *links_other_name(struct apply_ctx *ctx, uint64_t ino, const char *path)
         if (lookup(ctx->links, &sst, &n) < 0)
                 return NULL;
         fd = open_noted_any(ctx, &n, path, NULL, &which);
-        other = fd >= 0 ? n.paths[which] : NULL;
+        other = fd >= 0 ? n.paths[which] : name_by_handle(ctx, &n, path);
         if (fd >= 0) {
                 n.paths[which] = n.paths[--n.n];        /* kept */
                 close(fd);
