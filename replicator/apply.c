@@ -972,13 +972,17 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
         if (created)
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
-        if (sdir >= 0 && !texists && ctx->swapping && ctx->swapping(ctx->swapping_arg, path)) {
-                /* A walk meets a name the target lacks where an exchange
-                 * read but not carried out yet will bring an entry (the
-                 * source has carried it out: what the walk sees there is
-                 * what the exchange brings).  Made now, it would be swapped
-                 * away to the other name, a second copy beside the one
-                 * that belongs there.  Left to the exchange (and to the
+        if (sdir >= 0 && ctx->swapping && (!texists || marked_other(&t, sst.st_ino)) &&
+            ctx->swapping(ctx->swapping_arg, path)) {
+                /* A walk meets a name where an exchange read but not
+                 * carried out yet will bring an entry (the source has
+                 * carried it out: what the walk sees there is what the
+                 * exchange brings).  Made now, it would be swapped away to
+                 * the other name, a second copy beside the one that
+                 * belongs there, and what the target has there now, which
+                 * the exchange takes to the other name, would be lost
+                 * (storm seed 11883: a symlink's copy replaced by the file
+                 * exchanged with it).  Left to the exchange (and to the
                  * name it leaves, synced when the target lacks one). */
                 goto out;
         }

@@ -1539,10 +1539,40 @@ void plan_waiting(const struct plan *p, uint64_t *held, uint64_t *barriers, uint
         *parked = p->parked.count;
 }
 
+/* Is @name, given as an exchange knows it, called @path once the barriers
+ * from @from on have run (the source's naming now, as far as they tell)? */
+static bool named_after(const struct job *from, const char *name, const char *path)
+{
+        char *s = strdup(name);
+        bool same;
+
+        for (const struct job *b = from; b && s; b = b->next) {
+                char *n;
+
+                if (b->kind == JOB_LINK)
+                        continue;
+                if (under(s, b->path))
+                        n = rebase(s, b->path, b->path2);
+                else if (b->kind == JOB_EXCHANGE && under(s, b->path2))
+                        n = rebase(s, b->path2, b->path);
+                else
+                        continue;
+                free(s);
+                s = n;
+        }
+        same = s && strcmp(s, path) == 0;
+        free(s);
+        return same;
+}
+
 bool plan_swapping(const struct plan *p, const char *path)
 {
+        /* The walk sees the source as it is now: the exchange's names as
+         * the renames after it leave them (a directory above renamed
+         * since: storm seed 11883). */
         for (const struct job *b = p->barriers.head; b; b = b->next)
-                if (b->kind == JOB_EXCHANGE && (strcmp(path, b->path) == 0 || strcmp(path, b->path2) == 0))
+                if (b->kind == JOB_EXCHANGE &&
+                    (named_after(b->next, b->path, path) || named_after(b->next, b->path2, path)))
                         return true;
         return false;
 }

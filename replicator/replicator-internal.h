@@ -187,8 +187,10 @@ void plan_hurry(struct plan *p);
 /* Nothing pending at all (O(1)). */
 bool plan_empty(const struct plan *p);
 /* Will an exchange read but not yet carried out swap @path itself on the
- * target?  (A walk must not make what it will bring.  What is beneath an
- * exchanged directory moves with it: a walk there meets the marks.) */
+ * target (@path as the source names it now: the exchange's names after the
+ * renames read after it)?  (A walk must neither make what it will bring
+ * nor replace what it will take.  What is beneath an exchanged directory
+ * moves with it: a walk there meets the marks.) */
 bool plan_swapping(const struct plan *p, const char *path);
 struct job *plan_job_free(struct job *j);
 
@@ -251,8 +253,8 @@ struct apply_ctx {
         struct dircache_entry dircache[DIRCACHE_SIZE];
         unsigned dircache_next;
         /* plan_swapping() under the replicator's lock (NULL: never asked):
-         * a walk does not make on the target an entry the source has where
-         * an exchange not carried out yet will bring one (sync_entry()). */
+         * a walk neither makes nor replaces on the target an entry where an
+         * exchange not carried out yet will bring another (sync_entry()). */
         bool (*swapping)(void *arg, const char *path);
         void *swapping_arg;
         /* Tests only (NULL otherwise): called as a job is about to open

@@ -3236,6 +3236,55 @@ START_TEST(test_walk_leaves_what_an_exchange_brings)
 END_TEST
 
 /*
+ * The same where the target has the name already (storm seed 11883): the
+ * source exchanged d/x (a symlink) with y (a file), then renamed d to e;
+ * a walk of the root meets y, the file's copy on the target, where the
+ * source has the symlink now.  Replaced, the file's copy would be lost to
+ * the exchange, which takes what the target has at y to d/x.  The walk
+ * leaves y, and leaves e/x too: the exchange's names are compared as the
+ * rename after it leaves them.
+ */
+START_TEST(test_walk_leaves_what_an_exchange_takes)
+{
+        struct plan *p = new_plan();
+        struct journal_record xrec = {
+                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE,
+                .path = "d/x", .path2 = "y", .path_len = 3, .path2_len = 1,
+        };
+        struct job walk = { .kind = JOB_SYNC, .path = "", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_NOW };
+        struct job_result res;
+        struct stat st;
+        struct trees t;
+
+        seqno = 0;
+        trees_init(&t);
+        t.ctx.swapping = plan_of_test_swapping;
+        t.ctx.swapping_arg = p;
+        ck_assert_int_eq(mkdirat(t.src, "d", 0755), 0);
+        ck_assert_int_eq(symlinkat("t", t.src, "d/x"), 0);
+        make_file(t.src, "y", "a file");
+        run_job(&t, "", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
+        ck_assert_int_eq(renameat2(t.src, "d/x", t.src, "y", RENAME_EXCHANGE), 0);
+        xrec.seq = ++seqno;
+        xrec.ino = ino_of(t.src, "y");
+        ck_assert_int_eq(plan_add(p, &xrec, test_now), 0);
+        ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
+        ck_assert_int_eq(add_dir_rename(p, "d", "e", test_now), 0);
+        apply_job(&t.ctx, &walk, &res);         /* a repair walk, ahead of the exchange */
+        ck_assert_int_eq(res.error, 0);
+        ck_assert_int_eq(fstatat(t.tgt, "y", &st, AT_SYMLINK_NOFOLLOW), 0);
+        ck_assert_msg(S_ISREG(st.st_mode), "the walk replaced y");
+        ck_assert_msg(fstatat(t.tgt, "e/x", &st, AT_SYMLINK_NOFOLLOW) != 0, "the walk made e/x");
+        run_plan(&t, p);
+        same_tree(&t, "e");
+        same_tree(&t, "y");
+        ck_assert_msg(fstatat(t.tgt, "d", &st, AT_SYMLINK_NOFOLLOW) != 0, "d left on the target");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/*
  * rm d/n; mv d/s d/n; mv d e: the removal's job at d/n waits its settle
  * time, the rename into d/n is carried out first, then the job finds
  * d/n gone on the source (the move of d not read yet).  The removal was
@@ -3890,6 +3939,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_removal_before_a_rename_into_the_name_keeps_the_newcomer);
         tcase_add_test(t, test_name_linked_again_after_a_rename_not_removed);
         tcase_add_test(t, test_walk_leaves_what_an_exchange_brings);
+        tcase_add_test(t, test_walk_leaves_what_an_exchange_takes);
         tcase_add_test(t, test_made_again_then_parent_renamed);
         tcase_add_test(t, test_leftover_temporaries_taken);
         tcase_add_test(t, test_joined_name_copies_new_data);
