@@ -1334,13 +1334,15 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                                         follow(p, j, j->path, JOB_DATA | JOB_ATTR, j->ino, now);
                                         /* and the name it linked to: changes made under the
                                          * new name, which may be gone already with no other
-                                         * name of the file known to links.c, are copied there
-                                         * (attributes; the contents when the mtime says they
-                                         * changed, written_unseen()).  Whatever the name holds
-                                         * by then: with the file's inode, the job would refuse
+                                         * name of the file known to links.c, are copied there,
+                                         * contents too (left to the mtime, written_unseen(),
+                                         * they were not when records of that name had set the
+                                         * times: storm seed 31674, the old bytes kept under
+                                         * the source's mtime).  Whatever the name holds by
+                                         * then: with the file's inode, the job would refuse
                                          * another entry there, and so would the directory
                                          * times that later jobs add to it. */
-                                        follow(p, j, j->path2, JOB_ATTR, 0, now);
+                                        follow(p, j, j->path2, JOB_DATA | JOB_ATTR, 0, now);
                                 }
                         } else {
                                 follow(p, j, j->path2, f | JOB_NOW, j->ino, now);
