@@ -699,6 +699,40 @@ static void link_falls_back(struct plan *p, const char *path)
         plan_done(p, j, &fallback, 100 * MS);
 }
 
+/* What drain_checking() expects of the jobs. */
+struct drain_check {
+        const char *path;       /* a sync job comes for it, */
+        uint64_t ino;           /* each of them about this inode, */
+        bool data;              /* and its contents, */
+        uint64_t orphan;        /* with this one its first orphan (0: not checked); */
+        bool no_link;           /* no link is made again; */
+        bool all;               /* every barrier falls back (else only the links) */
+};
+
+/* Every job to the end, checking @c: true when a sync job came for c->path. */
+static bool drain_checking(struct plan *p, const struct drain_check *c)
+{
+        struct job_result fallback = { .fallback = true };
+        struct job *j;
+        bool seen = false;
+
+        while ((j = next(p, 10000 * MS))) {
+                ck_assert_msg(!c->no_link || j->kind != JOB_LINK, "the link made again at %s", j->path);
+                if (j->kind == JOB_SYNC && strcmp(j->path, c->path) == 0) {
+                        ck_assert_uint_eq(j->ino, c->ino);
+                        ck_assert(!c->data || (j->flags & JOB_DATA));
+                        if (c->orphan)
+                                ck_assert_uint_eq(j->orphan_ino[0], c->orphan);
+                        seen = true;
+                }
+                if (j->kind == JOB_LINK || (c->all && j->kind != JOB_SYNC))
+                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the renames */
+                else
+                        done(p, j, 10000 * MS);
+        }
+        return seen;
+}
+
 /*
  * Every job to the end, the links falling back (with @all, every barrier):
  * true when a sync job came for @path, each of them about inode @ino and
@@ -706,22 +740,7 @@ static void link_falls_back(struct plan *p, const char *path)
  */
 static bool fallbacks_sync(struct plan *p, const char *path, uint64_t ino, bool all)
 {
-        struct job_result fallback = { .fallback = true };
-        struct job *j;
-        bool seen = false;
-
-        while ((j = next(p, 10000 * MS))) {
-                if (j->kind == JOB_SYNC && strcmp(j->path, path) == 0) {
-                        ck_assert_uint_eq(j->ino, ino);
-                        ck_assert(j->flags & JOB_DATA);
-                        seen = true;
-                }
-                if (j->kind == JOB_LINK || (all && j->kind != JOB_SYNC))
-                        plan_done(p, j, &fallback, 10000 * MS);         /* made again after the renames */
-                else
-                        done(p, j, 10000 * MS);
-        }
-        return seen;
+        return drain_checking(p, &(struct drain_check) { .path = path, .ino = ino, .data = true, .all = all });
 }
 
 /*
@@ -798,8 +817,6 @@ START_TEST(test_link_fallback_not_past_a_rename_over_its_name)
                 .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .path = "a/n0", .path2 = "b/d",
                 .path_len = 4, .path2_len = 3, .ino = 20,
         };
-        struct job *j;
-        bool seen = false;
 
         seqno = 0;
         add(p, JOURNAL_CREATE, "b/n2", NULL, 30, 0);
@@ -809,15 +826,7 @@ START_TEST(test_link_fallback_not_past_a_rename_over_its_name)
         add_rename(p, "b/n2", "b/d", 30, false, 0);
         add_rename(p, "b/d", "a/c", 30, false, 0);
         link_falls_back(p, "a/n0");
-        while ((j = next(p, 10000 * MS))) {
-                ck_assert_msg(j->kind != JOB_LINK, "the link made again at %s", j->path);
-                if (j->kind == JOB_SYNC && strcmp(j->path, "a/c") == 0) {
-                        ck_assert_uint_eq(j->ino, 30);
-                        seen = true;
-                }
-                done(p, j, 10000 * MS);
-        }
-        ck_assert(seen);
+        ck_assert(drain_checking(p, &(struct drain_check) { .path = "a/c", .ino = 30, .no_link = true }));
         plan_free(p);
 }
 END_TEST
@@ -835,9 +844,6 @@ END_TEST
 START_TEST(test_link_fallback_not_past_its_name_made_again)
 {
         struct plan *p = new_plan();
-        struct job_result fallback = { .fallback = true };
-        struct job *j;
-        bool seen = false;
 
         seqno = 0;
         add(p, JOURNAL_LINK, "b/n6", "a/c/n0", 20, 0);
@@ -846,19 +852,9 @@ START_TEST(test_link_fallback_not_past_its_name_made_again)
         add_rename(p, "b/n6", "a/n2", 30, false, 0);
         add_rename(p, "a/n2", "a/n3", 30, false, 0);
         link_falls_back(p, "b/n6");
-        while ((j = next(p, 10000 * MS))) {
-                ck_assert_msg(j->kind != JOB_LINK, "the link made again at %s", j->path);
-                if (j->kind == JOB_SYNC && strcmp(j->path, "a/n3") == 0) {
-                        ck_assert_uint_eq(j->ino, 30);
-                        ck_assert(j->flags & JOB_DATA);
-                        seen = true;
-                }
-                if (j->kind != JOB_SYNC)
-                        plan_done(p, j, &fallback, 10000 * MS);    /* the target lacks the names */
-                else
-                        done(p, j, 10000 * MS);
-        }
-        ck_assert(seen);
+        /* every barrier falls back: the target lacks the names */
+        ck_assert(drain_checking(p, &(struct drain_check) {
+                .path = "a/n3", .ino = 30, .data = true, .no_link = true, .all = true }));
         plan_free(p);
 }
 END_TEST
@@ -966,7 +962,6 @@ START_TEST(test_renamed_over_while_running_keeps_the_orphan)
 {
         struct plan *p = new_plan();
         struct job *j;
-        bool seen = false;
 
         seqno = 0;
         add(p, JOURNAL_CREATE, "n", NULL, 20, 0);
@@ -976,15 +971,7 @@ START_TEST(test_renamed_over_while_running_keeps_the_orphan)
         add(p, JOURNAL_CLOSE_WRITE, "n", NULL, 20, 1000 * MS);
         add_rename(p, "m", "n", 30, false, 1000 * MS);
         done(p, j, 1000 * MS);
-        while ((j = next(p, 10000 * MS))) {
-                if (j->kind == JOB_SYNC && !strcmp(j->path, "n")) {
-                        ck_assert_uint_eq(j->ino, 30);
-                        ck_assert_uint_eq(j->orphan_ino[0], 20);
-                        seen = true;
-                }
-                done(p, j, 10000 * MS);
-        }
-        ck_assert(seen);
+        ck_assert(drain_checking(p, &(struct drain_check) { .path = "n", .ino = 30, .orphan = 20 }));
         plan_free(p);
 }
 END_TEST
