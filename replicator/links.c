@@ -62,7 +62,7 @@ struct link_entry {
         dev_t sdev, tdev;
         ino_t sino, tino;
         struct link_handle handle;      /* of (tdev, tino) */
-        uint64_t notes;                 /* times noted (note_if()) */
+        uint64_t noted;                 /* when last noted (link_map.notes then) */
         uint64_t gen;                   /* renames applied to paths up to this one */
         char *paths[NAMES_KEPT];        /* the newest last */
         unsigned npaths;
@@ -84,6 +84,7 @@ struct link_map {
         struct link_entry *oldest, *newest;
         size_t count;
         uint64_t gen;                   /* renames logged so far */
+        uint64_t notes;                 /* note_if()s so far */
         struct renamed log[RENAMES_KEPT];       /* the last ones, by gen % RENAMES_KEPT */
 };
 
@@ -247,7 +248,7 @@ struct noted {
         dev_t tdev;
         ino_t tino;
         struct link_handle handle;
-        uint64_t notes;
+        uint64_t noted;
 };
 
 static void noted_free(struct noted *n)
@@ -278,7 +279,7 @@ static int lookup(struct link_map *m, const struct stat *sst, struct noted *ret)
                 ret->tdev = e->tdev;
                 ret->tino = e->tino;
                 ret->handle = e->handle;
-                ret->notes = e->notes;
+                ret->noted = e->noted;
         }
         pthread_mutex_unlock(&m->lock);
         if (r < 0)
@@ -302,9 +303,9 @@ static void forget(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t
  * Note @path as a name of target inode @tst (file handle @handle, when
  * known), the copy of @sst's inode.  With @seen (what lookup() said before
  * this job looked at the names: tino 0 for no entry), not when the entry
- * says another copy than @tst and was noted since (another job noted its
- * own copy or name meanwhile, which this one has not considered joining):
- * false, for the caller to look again.
+ * says another copy than @tst and was noted since, or made anew (another
+ * job noted its own copy or name meanwhile, which this one has not
+ * considered joining): false, for the caller to look again.
  */
 static bool note_if(struct link_map *m, const struct stat *sst, const char *path, const struct stat *tst,
                     const struct link_handle *handle, const struct noted *seen)
@@ -317,7 +318,7 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
         pthread_mutex_lock(&m->lock);
         pp = slot(m, sst->st_dev, sst->st_ino);
         e = *pp;
-        if (seen && e && e->npaths && (!seen->tino || e->notes != seen->notes) &&
+        if (seen && e && e->npaths && (!seen->tino || e->noted != seen->noted) &&
             !(e->tino == tst->st_ino && e->tdev == tst->st_dev)) {
                 pthread_mutex_unlock(&m->lock);
                 free(copy);
@@ -358,7 +359,7 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
         }
         if (handle && handle->len)
                 e->handle = *handle;
-        e->notes++;
+        e->noted = ++m->notes;
         for (unsigned i = 0; i < e->npaths; i++) {
                 if (strcmp(e->paths[i], copy) == 0) {
                         /* known: it becomes the newest */
@@ -759,6 +760,7 @@ again:
         if (lookup(ctx->links, sst, &n) == 0) {
                 seen.tdev = n.tdev;
                 seen.tino = n.tino;
+                seen.noted = n.noted;
         }
         if (seen.tino && (n.tino != tst.st_ino || n.tdev != tst.st_dev)) {
                 /* Another name was made meanwhile, as its own copy (another

@@ -3834,6 +3834,42 @@ START_TEST(test_copies_noted_at_once_join)
 }
 END_TEST
 
+static unsigned notes_tried;
+
+static void count_note(const char *path)
+{
+        notes_tried++;
+}
+
+/*
+ * The look again of test_copies_noted_at_once_join only when the entry was
+ * noted since: a copy that replaces one none of whose noted names holds it
+ * is noted at the first try (what the job saw was once kept without when
+ * the entry was noted: every such note looked twice more).
+ */
+START_TEST(test_note_over_a_gone_copy_at_once)
+{
+        struct stat sst;
+        struct trees t;
+
+        trees_init(&t);
+        trees_links(&t);
+        make_file(t.src, "a", "data");
+        ck_assert_int_eq(linkat(t.src, "a", t.src, "b", 0), 0);
+        ck_assert_int_eq(fstatat(t.src, "a", &sst, AT_SYMLINK_NOFOLLOW), 0);
+        make_file(t.tgt, "a", "data");
+        ck_assert_int_eq(links_note(&t.ctx, "a", t.tgt, "a", &sst), 0);
+        ck_assert_int_eq(renameat(t.tgt, "a", t.tgt, "kept"), 0);       /* its number not reused */
+        make_file(t.tgt, "b", "data");
+        t.ctx.before_note = count_note;
+        notes_tried = 0;
+        ck_assert_int_eq(links_note(&t.ctx, "b", t.tgt, "b", &sst), 0);
+        t.ctx.before_note = NULL;
+        ck_assert_uint_eq(notes_tried, 1);
+        trees_free(&t);
+}
+END_TEST
+
 /*
  * A name of a hard-linked file joins the copy noted for it even when none
  * of the names noted holds it any more (moved on the target in a way the
@@ -3972,6 +4008,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_name_joined_is_noted);
         tcase_add_test(t, test_relink_keeps_the_directory_times);
         tcase_add_test(t, test_copies_noted_at_once_join);
+        tcase_add_test(t, test_note_over_a_gone_copy_at_once);
         tcase_add_test(t, test_join_by_file_handle);
         suite_add_tcase(s, t);
         return s;
