@@ -528,10 +528,6 @@ static int copy_file(struct apply_ctx *ctx, const char *path, const struct side 
                 res->what = "open source";
                 return missing(-errno) ? (res->nothing = res->gone = true, 0) : -errno;
         }
-        if (!same_inode(in, sst)) {
-                close(in);
-                return SOURCE_MOVED_ON;
-        }
         /* A file that changes while it is copied is copied again. */
         for (int attempt = 0; attempt < 3; attempt++) {
                 bool named = false, inplace;
@@ -539,6 +535,10 @@ static int copy_file(struct apply_ctx *ctx, const char *path, const struct side 
 
                 if (fstat(in, &a) < 0) {
                         r = -errno;
+                        break;
+                }
+                if (a.st_ino != sst->st_ino || a.st_dev != sst->st_dev) {
+                        r = SOURCE_MOVED_ON;    /* opened as another than looked at */
                         break;
                 }
                 if (!S_ISREG(a.st_mode)) {
@@ -972,8 +972,8 @@ static int sync_entry(struct apply_ctx *ctx, const char *path, int sdir, uint32_
         if (created)
                 res->created_dir = true;
         texists = fstatat(t.pfd, t.name, &tst, AT_SYMLINK_NOFOLLOW) == 0;
-        if (sdir >= 0 && ctx->swapping && (!texists || marked_other(&t, sst.st_ino)) &&
-            ctx->swapping(ctx->swapping_arg, path)) {
+        if (sdir >= 0 && ctx->swapping && ctx->swapping(ctx->swapping_arg, path) &&
+            (!texists || marked_other(&t, sst.st_ino))) {
                 /* A walk meets a name where an exchange read but not
                  * carried out yet will bring an entry (the source has
                  * carried it out: what the walk sees there is what the

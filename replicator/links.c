@@ -299,6 +299,19 @@ static void forget(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t
         pthread_mutex_unlock(&m->lock);
 }
 
+/* Drop @path from @e's noted paths, if it is one (lock held). */
+static void drop_path(struct link_entry *e, const char *path)
+{
+        for (unsigned i = 0; i < e->npaths; i++) {
+                if (strcmp(e->paths[i], path) == 0) {
+                        free(e->paths[i]);
+                        memmove(&e->paths[i], &e->paths[i + 1], (e->npaths - i - 1) * sizeof(char *));
+                        e->npaths--;
+                        return;
+                }
+        }
+}
+
 /*
  * Note @path as a name of target inode @tst (file handle @handle, when
  * known), the copy of @sst's inode.  With @seen (what lookup() said before
@@ -360,15 +373,7 @@ static bool note_if(struct link_map *m, const struct stat *sst, const char *path
         if (handle && handle->len)
                 e->handle = *handle;
         e->noted = ++m->notes;
-        for (unsigned i = 0; i < e->npaths; i++) {
-                if (strcmp(e->paths[i], copy) == 0) {
-                        /* known: it becomes the newest */
-                        free(e->paths[i]);
-                        memmove(&e->paths[i], &e->paths[i + 1], (e->npaths - i - 1) * sizeof(char *));
-                        e->npaths--;
-                        break;
-                }
-        }
+        drop_path(e, copy);     /* known: it becomes the newest */
         if (e->npaths == NAMES_KEPT) {
                 free(e->paths[0]);
                 memmove(&e->paths[0], &e->paths[1], (NAMES_KEPT - 1) * sizeof(char *));
@@ -455,14 +460,7 @@ static void unnote(struct link_map *m, const struct stat *sst, dev_t tdev, ino_t
         e = *slot(m, sst->st_dev, sst->st_ino);
         if (e && e->tino == tino && e->tdev == tdev) {
                 (void)follow_renames(m, e);
-                for (unsigned i = 0; i < e->npaths; i++) {
-                        if (strcmp(e->paths[i], path) == 0) {
-                                free(e->paths[i]);
-                                memmove(&e->paths[i], &e->paths[i + 1], (e->npaths - i - 1) * sizeof(char *));
-                                e->npaths--;
-                                break;
-                        }
-                }
+                drop_path(e, path);
         }
         pthread_mutex_unlock(&m->lock);
 }
@@ -823,6 +821,11 @@ again:
                                 unnote(ctx->links, sst, n.tdev, n.tino, n.paths[i]);
                 }
         }
+        /* the handle, unless the entry has this copy's already */
+        if (n.tino == tst.st_ino && n.tdev == tst.st_dev && n.handle.len)
+                handle.len = 0;
+        else
+                handle_of(dfd, name, &handle);
         noted_free(&n);
         if (ctx->before_note)
                 ctx->before_note(path);
@@ -830,7 +833,6 @@ again:
          * names of one file copied at once by two jobs, each noting its
          * own over the other's, the two names left apart): looked at again,
          * one joins the other (twice at most; then noted as it is). */
-        handle_of(dfd, name, &handle);
         if (!note_if(ctx->links, sst, path, &tst, &handle, ++attempts < 3 ? &seen : NULL))
                 goto again;
         return 0;

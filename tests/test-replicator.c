@@ -68,6 +68,19 @@ static void add_rename(struct plan *p, const char *from, const char *to, uint64_
         ck_assert_int_eq(plan_add(p, &rec, now), 0);
 }
 
+/* An exchange of @a (inode @ino, a directory with @dir) and @b. */
+static void add_exchange(struct plan *p, const char *a, const char *b, uint64_t ino, bool dir, uint64_t now)
+{
+        struct journal_record rec = {
+                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .seq = ++seqno, .path = a, .path2 = b,
+                .ino = ino, .flags = dir ? JOURNAL_F_DIR : 0, .path_len = (uint16_t)strlen(a),
+                .path2_len = (uint16_t)strlen(b),
+        };
+
+        rec.time_ns = rec.seq;
+        ck_assert_int_eq(plan_add(p, &rec, now), 0);
+}
+
 static void add_setattr(struct plan *p, const char *path, uint64_t ino, uint32_t mask, uint64_t now)
 {
         struct journal_record rec = {
@@ -781,16 +794,11 @@ END_TEST
 START_TEST(test_link_fallback_carried_with_a_newer_rename)
 {
         struct plan *p = new_plan();
-        struct journal_record xrec = {
-                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .path = "a/n3", .path2 = "a/n0",
-                .path_len = 4, .path2_len = 4, .ino = 20,
-        };
 
         seqno = 0;
         add(p, JOURNAL_LINK, "a/n7", "a/n5", 20, 0);
         add_rename(p, "a/n7", "a/n3", 20, false, 0);
-        xrec.seq = ++seqno;
-        ck_assert_int_eq(plan_add(p, &xrec, 0), 0);
+        add_exchange(p, "a/n3", "a/n0", 20, false, 0);
         add_rename(p, "n5", "a/n0", 30, false, 0);
         ck_assert_int_eq(add_dir_rename(p, "a", "z", 0), 0);
         ck_assert(fallbacks_sync(p, "z/n0", 30, true));
@@ -813,16 +821,11 @@ END_TEST
 START_TEST(test_link_fallback_not_past_a_rename_over_its_name)
 {
         struct plan *p = new_plan();
-        struct journal_record xrec = {
-                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .path = "a/n0", .path2 = "b/d",
-                .path_len = 4, .path2_len = 3, .ino = 20,
-        };
 
         seqno = 0;
         add(p, JOURNAL_CREATE, "b/n2", NULL, 30, 0);
         add(p, JOURNAL_LINK, "a/n0", "a/n1", 20, 0);
-        xrec.seq = ++seqno;
-        ck_assert_int_eq(plan_add(p, &xrec, 0), 0);
+        add_exchange(p, "a/n0", "b/d", 20, false, 0);
         add_rename(p, "b/n2", "b/d", 30, false, 0);
         add_rename(p, "b/d", "a/c", 30, false, 0);
         link_falls_back(p, "a/n0");
@@ -3191,10 +3194,6 @@ static bool plan_of_test_swapping(void *arg, const char *path)
 START_TEST(test_walk_leaves_what_an_exchange_brings)
 {
         struct plan *p = new_plan();
-        struct journal_record xrec = {
-                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE, .flags = JOURNAL_F_DIR,
-                .path = "d/x", .path2 = "y", .path_len = 3, .path2_len = 1,
-        };
         struct job walk = { .kind = JOB_SYNC, .path = "d", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_NOW };
         struct job_result res;
         struct trees t;
@@ -3211,9 +3210,7 @@ START_TEST(test_walk_leaves_what_an_exchange_brings)
         ck_assert_int_eq(mkdirat(t.src, "d/x", 0700), 0);
         add(p, JOURNAL_MKDIR, "d/x", NULL, ino_of(t.src, "d/x"), test_now);
         ck_assert_int_eq(renameat2(t.src, "d/x", t.src, "y", RENAME_EXCHANGE), 0);
-        xrec.seq = ++seqno;
-        xrec.ino = ino_of(t.src, "y");
-        ck_assert_int_eq(plan_add(p, &xrec, test_now), 0);
+        add_exchange(p, "d/x", "y", ino_of(t.src, "y"), true, test_now);
         walk.ino = ino_of(t.src, "d");
         apply_job(&t.ctx, &walk, &res);         /* a repair walk, ahead of the exchange */
         ck_assert_int_eq(res.error, 0);
@@ -3238,10 +3235,6 @@ END_TEST
 START_TEST(test_walk_leaves_what_an_exchange_takes)
 {
         struct plan *p = new_plan();
-        struct journal_record xrec = {
-                .type = JOURNAL_RENAME, .aux = RENAME_EXCHANGE,
-                .path = "d/x", .path2 = "y", .path_len = 3, .path2_len = 1,
-        };
         struct job walk = { .kind = JOB_SYNC, .path = "", .flags = JOB_DATA | JOB_ATTR | JOB_SUBTREE | JOB_NOW };
         struct job_result res;
         struct stat st;
@@ -3256,9 +3249,7 @@ START_TEST(test_walk_leaves_what_an_exchange_takes)
         make_file(t.src, "y", "a file");
         run_job(&t, "", JOB_DATA | JOB_ATTR | JOB_SUBTREE);
         ck_assert_int_eq(renameat2(t.src, "d/x", t.src, "y", RENAME_EXCHANGE), 0);
-        xrec.seq = ++seqno;
-        xrec.ino = ino_of(t.src, "y");
-        ck_assert_int_eq(plan_add(p, &xrec, test_now), 0);
+        add_exchange(p, "d/x", "y", ino_of(t.src, "y"), false, test_now);
         ck_assert_int_eq(renameat(t.src, "d", t.src, "e"), 0);
         ck_assert_int_eq(add_dir_rename(p, "d", "e", test_now), 0);
         apply_job(&t.ctx, &walk, &res);         /* a repair walk, ahead of the exchange */
