@@ -151,6 +151,10 @@ struct plan *plan_free(struct plan *p);
 /* Take the next record, in journal order.  -EINVAL: its path is not valid
  * (the caller sets it aside as a dead letter); it is then done. */
 int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now_ns);
+/* The check found @path different from the source though its records
+ * (up to @seq) are applied: a job makes it equal, whatever inode the
+ * source has there (and walks it if a directory). */
+int plan_repair(struct plan *p, const char *path, uint64_t seq, uint64_t time_ns, uint64_t now_ns);
 /* The next job to run, or NULL; *ret_wake_ns: when to ask again at the latest. */
 struct job *plan_next(struct plan *p, uint64_t now_ns, uint64_t *ret_wake_ns);
 /*
@@ -193,6 +197,33 @@ bool plan_empty(const struct plan *p);
  * moves with it: a walk there meets the marks.) */
 bool plan_swapping(const struct plan *p, const char *path);
 struct job *plan_job_free(struct job *j);
+
+/* ---- check.c ---- */
+
+/* The directories the records touched, to check once they are applied
+ * (at most @max between checks: beyond that, counted as skipped). */
+struct check_set;
+
+int check_set_new(size_t max, struct check_set **ret);
+struct check_set *check_set_free(struct check_set *s);     /* NULL-safe, returns NULL */
+void check_set_add(struct check_set *s, const char *dir);
+/* Note the directories @rec touched; a directory renamed moves what is
+ * noted beneath it. */
+void check_set_note(struct check_set *s, const struct journal_record *rec);
+size_t check_set_count(const struct check_set *s);
+uint64_t check_set_skipped(const struct check_set *s);
+/* One noted directory (malloc'ed), NULL when none is left. */
+char *check_set_take(struct check_set *s);
+
+typedef void (*check_differs_fn)(void *arg, const char *path, const char *what);
+/*
+ * Compare directory @dir of the source (root @source_fd) and the target
+ * (@target_fd): @fn for every entry that differs, and for the directory
+ * itself when its entries do not.  *moving: the source directory changed
+ * while it was compared (what was reported may be its changes, which
+ * records not yet read explain).  The number reported, or -errno.
+ */
+int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn, void *arg, bool *moving);
 
 /* ---- tree.c ---- */
 

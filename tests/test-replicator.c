@@ -3898,6 +3898,203 @@ START_TEST(test_join_by_file_handle)
 }
 END_TEST
 
+/* ---- the check of touched directories (check.c) ---- */
+
+static int fsetxattr_path(int dirfd, const char *path, const char *name, const char *value)
+{
+        char p[512];
+
+        snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, path);
+        return lsetxattr(p, name, value, strlen(value), 0) < 0 ? -errno : 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct found {
+        char paths[16][128];
+        char whats[16][128];
+        unsigned n;
+};
+
+static void on_differs(void *arg, const char *path, const char *what)
+{
+        struct found *f = arg;
+
+        ck_assert_uint_lt(f->n, 16);
+        snprintf(f->paths[f->n], sizeof(f->paths[0]), "%s", path);
+        snprintf(f->whats[f->n], sizeof(f->whats[0]), "%s", what);
+        f->n++;
+}
+
+/* What check_dir() reports for @dir, in order, as "path: what; ...". */
+static const char *checked(struct trees *t, const char *dir)
+{
+        static char out[1024];
+        struct found f = { .n = 0 };
+        size_t len = 0;
+        bool moving;
+        int n = check_dir(t->src, t->tgt, dir, on_differs, &f, &moving);
+
+        ck_assert_int_eq(n, (int)f.n);
+        ck_assert(!moving);
+        out[0] = 0;
+        for (unsigned i = 0; i < f.n; i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s: %s", i ? "; " : "", f.paths[i],
+                                        f.whats[i]);
+        return out;
+}
+
+/* The same entries on both sides (made with the same attributes). */
+static void twin_trees(struct trees *t)
+{
+        int side[2] = { t->src, t->tgt };
+
+        for (int k = 0; k < 2; k++) {
+                ck_assert_int_eq(mkdirat(side[k], "d", 0755), 0);
+                make_file(side[k], "d/f", "data");
+                make_file(side[k], "d/g", "more");
+                ck_assert_int_eq(symlinkat("f", side[k], "d/l"), 0);
+                ck_assert_int_eq(mkdirat(side[k], "d/sub", 0700), 0);
+                set_mtime(side[k], "d/f", 1000);
+                set_mtime(side[k], "d/g", 1000);
+                set_mtime(side[k], "d/sub", 1000);
+                set_mtime(side[k], "d", 1000);
+        }
+}
+
+START_TEST(test_check_finds_what_differs)
+{
+        struct trees t;
+
+        trees_init(&t);
+        twin_trees(&t);
+        ck_assert_str_eq(checked(&t, "d"), "");
+        ck_assert_str_eq(checked(&t, "nowhere"), "");  /* not on the source: its parent says */
+        /* the replicator's own marks and temporaries are not differences */
+        ck_assert_int_eq(fsetxattr_path(t.tgt, "d/f", APPLY_INO_XATTR, "12"), 0);
+        make_file(t.tgt, "d/.mirrorfs.tmp.0123456789abcdef", "half");
+        set_mtime(t.tgt, "d", 1000);
+        ck_assert_str_eq(checked(&t, "d"), "");
+
+        ck_assert_int_eq(fchmodat(t.tgt, "d/f", 0600, 0), 0);
+        ck_assert_str_eq(checked(&t, "d"), "d/f: mode 0600, the source's 0644");
+        ck_assert_int_eq(fchmodat(t.tgt, "d/f", 0644, 0), 0);
+
+        set_mtime(t.tgt, "d/g", 2000);
+        ck_assert_str_eq(checked(&t, "d"),
+                         "d/g: mtime 2000.000000000, the source's 1000.000000000");
+        set_mtime(t.tgt, "d/g", 1000);
+
+        ck_assert_int_eq(unlinkat(t.tgt, "d/l", 0), 0);
+        ck_assert_int_eq(symlinkat("g", t.tgt, "d/l"), 0);
+        ck_assert_int_eq(linkat(t.tgt, "d/g", t.tgt, "d/extra", 0), 0);
+        ck_assert_int_eq(unlinkat(t.tgt, "d/sub", AT_REMOVEDIR), 0);
+        ck_assert_str_eq(checked(&t, "d"), "d/extra: not on the source; d/g: 2 links, the source's 1; "
+                                           "d/l: symlink target; d/sub: missing");
+        ck_assert_int_eq(unlinkat(t.tgt, "d/extra", 0), 0);
+        ck_assert_int_eq(mkdirat(t.tgt, "d/sub", 0700), 0);
+        set_mtime(t.tgt, "d/sub", 1000);
+        ck_assert_int_eq(unlinkat(t.tgt, "d/l", 0), 0);
+        ck_assert_int_eq(symlinkat("f", t.tgt, "d/l"), 0);
+
+        ck_assert_int_eq(fsetxattr_path(t.src, "d/sub", "user.k", "v"), 0);
+        ck_assert_str_eq(checked(&t, "d"), "d/sub: extended attributes");
+        ck_assert_int_eq(fsetxattr_path(t.tgt, "d/sub", "user.k", "v"), 0);
+
+        /* entries alike: the directory itself */
+        set_mtime(t.tgt, "d", 3000);
+        ck_assert_str_eq(checked(&t, "d"), "d: mtime 3000.000000000, the source's 1000.000000000");
+        set_mtime(t.tgt, "d", 1000);
+        ck_assert_str_eq(checked(&t, "d"), "");
+
+        /* a file where the source has a directory */
+        ck_assert_int_eq(unlinkat(t.tgt, "d/sub", AT_REMOVEDIR), 0);
+        make_file(t.tgt, "d/sub", "");
+        ck_assert_str_eq(checked(&t, "d"), "d/sub: type");
+        trees_free(&t);
+}
+END_TEST
+
+/* What check_dir() reports, repaired by plan_repair() jobs: nothing left. */
+START_TEST(test_check_repairs_converge)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        struct found f = { .n = 0 };
+        bool moving;
+
+        trees_init(&t);
+        trees_links(&t);
+        twin_trees(&t);
+        ck_assert_int_eq(fchmodat(t.tgt, "d/f", 0600, 0), 0);
+        make_file(t.tgt, "d/extra", "x");
+        ck_assert_int_eq(unlinkat(t.tgt, "d/sub", AT_REMOVEDIR), 0);
+        ck_assert_int_eq(mkdirat(t.src, "d/sub/deep", 0755), 0);
+        make_file(t.src, "d/sub/deep/file", "deep");
+        set_mtime(t.src, "d/sub", 1000);
+        make_file(t.tgt, "d/g", "other bytes, same mtime");
+        set_mtime(t.tgt, "d/g", 1000);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", on_differs, &f, &moving), 4);
+        for (unsigned i = 0; i < f.n; i++)
+                ck_assert_int_eq(plan_repair(p, f.paths[i], 1, 0, test_now), 0);
+        run_plan(&t, p);
+        ck_assert(plan_empty(p));
+        ck_assert_str_eq(checked(&t, "d"), "");
+        same_tree(&t, "d");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+START_TEST(test_check_set_follows_renames)
+{
+        struct check_set *s;
+        struct journal_record r = { .type = JOURNAL_CREATE };
+        const char *want[] = { "", "x", "x/y", "x/y/c", "z", "z/b", "z/b/c" };
+        char *got[16], *d;
+        size_t n = 0;
+
+        ck_assert_int_eq(check_set_new(16, &s), 0);
+#define REC(ty, p1, p2, fl) (r.type = (ty), r.path = (p1), r.path_len = (uint16_t)strlen(p1), r.path2 = (p2), \
+                             r.path2_len = (uint16_t)strlen(p2), r.flags = (fl), check_set_note(s, &r))
+        REC(JOURNAL_CREATE, "a/b/f1", "", 0);
+        REC(JOURNAL_CREATE, "a/b/f2", "", 0);          /* the same directory: noted once */
+        REC(JOURNAL_MKDIR, "a/b/c", "", JOURNAL_F_DIR);
+        REC(JOURNAL_CREATE, "a/b/c/f", "", 0);
+        ck_assert_uint_eq(check_set_count(s), 2);
+        REC(JOURNAL_RENAME, "a", "x/y", JOURNAL_F_DIR);        /* a/b, a/b/c now x/y/b, x/y/b/c; "" and x */
+        REC(JOURNAL_RENAME, "x/y/b", "z/b", JOURNAL_F_DIR);    /* z/b, z/b/c; x/y and z */
+        REC(JOURNAL_LINK, "x/y/c/l", "f", 0);          /* both directories */
+        REC(JOURNAL_SETATTR, "", "", JOURNAL_F_DIR);    /* the root itself */
+#undef REC
+        while (n < 16 && (d = check_set_take(s)))
+                got[n++] = d;
+        ck_assert_uint_eq(n, 7);
+        qsort(got, n, sizeof(*got), cmp_str);
+        for (size_t i = 0; i < n; i++) {
+                ck_assert_str_eq(got[i], want[i]);
+                free(got[i]);
+        }
+        check_set_free(s);
+
+        /* beyond its size: counted, not noted */
+        ck_assert_int_eq(check_set_new(5, &s), 0);
+        for (int i = 0; i < 7; i++) {
+                char path[32];
+
+                snprintf(path, sizeof(path), "d%d", i);
+                check_set_add(s, path);
+                check_set_add(s, path);
+        }
+        ck_assert_uint_eq(check_set_count(s), 5);
+        ck_assert_uint_eq(check_set_skipped(s), 2);
+        check_set_free(s);
+}
+END_TEST
+
 static Suite *replicator_suite(void)
 {
         Suite *s = suite_create("replicator");
@@ -4001,6 +4198,9 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_copies_noted_at_once_join);
         tcase_add_test(t, test_note_over_a_gone_copy_at_once);
         tcase_add_test(t, test_join_by_file_handle);
+        tcase_add_test(t, test_check_finds_what_differs);
+        tcase_add_test(t, test_check_repairs_converge);
+        tcase_add_test(t, test_check_set_follows_renames);
         suite_add_tcase(s, t);
         return s;
 }
