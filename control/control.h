@@ -54,6 +54,8 @@ struct ctl_status {
         uint64_t applied_seq, read_seq, oldest_pending_ns, queued, in_flight, workers;
         uint64_t queued_held, queued_barriers, queued_parked;   /* of the queued (struct replicator_stats) */
         uint64_t files_copied, bytes_copied, renames, links, retries, waiting_retry, dead_letters, events_lost;
+        uint64_t check_dirs, check_repairs, check_unrepaired, check_skipped;    /* the check of touched
+                                                                                 * directories (replicator.h) */
         uint64_t target_sync_ms;        /* the running sync of the target so far (0: none);
                                          * from CTL_SLOW_SYNC_MS on, the state is "degraded" */
         uint64_t stalled_ms;            /* work pending, the applied seq unmoved this long */

@@ -29,7 +29,8 @@ const char *ctl_state(const struct ctl_status *st)
                 return "journal-only";
         if (st->paused)
                 return "paused";
-        if (st->target_lost || st->waiting_retry || st->journal_held || st->target_sync_ms >= CTL_SLOW_SYNC_MS)
+        if (st->target_lost || st->waiting_retry || st->journal_held || st->target_sync_ms >= CTL_SLOW_SYNC_MS ||
+            st->check_unrepaired)
                 return "degraded";
         return "mirroring";
 }
@@ -109,6 +110,10 @@ void ctl_render_status_json(FILE *f, const struct ctl_status *st)
                 ju(f, "waiting_retry", st->waiting_retry);
                 ju(f, "dead_letters", st->dead_letters);
                 ju(f, "events_lost", st->events_lost);
+                ju(f, "check_dirs", st->check_dirs);
+                ju(f, "check_repairs", st->check_repairs);
+                ju(f, "check_unrepaired", st->check_unrepaired);
+                ju(f, "check_skipped", st->check_skipped);
                 jd(f, "target_sync_s", (double)st->target_sync_ms / 1000);
                 jd(f, "stalled_s", (double)st->stalled_ms / 1000);
                 jstr(f, "oldest_path", st->oldest_path ? st->oldest_path : "");
@@ -159,6 +164,14 @@ void ctl_render_metrics(FILE *f, const struct ctl_status *st)
         metric(f, "retries_total", "counter", "Failed attempts, retried.", (double)st->retries);
         metric(f, "waiting_retry", "gauge", "Paths waiting for their next attempt.", (double)st->waiting_retry);
         metric(f, "dead_letters", "gauge", "Changes set aside for good.", (double)st->dead_letters);
+        metric(f, "check_dirs_total", "counter", "Touched directories compared with the source after their records were applied.",
+               (double)st->check_dirs);
+        metric(f, "check_repairs_total", "counter", "Entries the check found different and repaired (a bug: report it).",
+               (double)st->check_repairs);
+        metric(f, "check_unrepaired_total", "counter", "Entries still different after repeated repairs, left.",
+               (double)st->check_unrepaired);
+        metric(f, "check_skipped_total", "counter", "Touched directories not checked (too many at once).",
+               (double)st->check_skipped);
         metric(f, "paused", "gauge", "1 while replication is paused.", st->paused);
         metric(f, "target_lost", "gauge", "1 while the target is unmounted or replaced.", st->target_lost);
         metric(f, "target_sync_seconds", "gauge",

@@ -41,6 +41,7 @@ struct fs_options {
         char *socket;                   /* socket=PATH */
         char *socket_group;             /* socket_group=GROUP */
         bool replicate;                 /* replicate=on|off */
+        bool check;                     /* check=on|off: the replicator checks touched directories */
         enum journal_durability durability;
         uint64_t commit_interval_ms;
         uint64_t segment_size;

@@ -160,7 +160,7 @@ static void journal_problem(void *userdata, const struct journal_problem *p)
 
 static void replicator_event(void *userdata, const struct replicator_event *ev)
 {
-        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled" };
+        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled", "check" };
         int level = ev->kind == REPLICATOR_EVENT_RETRY || ev->kind == REPLICATOR_EVENT_STALLED ? LOG_WARNING : LOG_ERR;
 
         (void)userdata;
@@ -247,6 +247,7 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
                         .journal_fd = fs->journal_fd,
                         .workers = (unsigned)fs->opt.workers,
                         .retention_s = fs->opt.retention_s,
+                        .no_check = !fs->opt.check,
                         .on_event = replicator_event,
                         .userdata = fs,
                 };

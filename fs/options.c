@@ -22,7 +22,7 @@
 #include "strutil.h"
 
 enum {
-        KEY_TARGET, KEY_JOURNAL, KEY_SOCKET, KEY_REPLICATE, KEY_DURABILITY, KEY_COMMIT_INTERVAL,
+        KEY_TARGET, KEY_JOURNAL, KEY_SOCKET, KEY_REPLICATE, KEY_CHECK, KEY_DURABILITY, KEY_COMMIT_INTERVAL,
         KEY_SEGMENT_SIZE, KEY_PASSTHROUGH, KEY_IO_URING, KEY_TIMEOUT, KEY_DIRCACHE, KEY_THREADS, KEY_CLONE_FD,
         KEY_NOFLUSH, KEY_WRITEBACK, KEY_READDIRPLUS, KEY_HELP, KEY_VERSION, KEY_FOREGROUND,
         KEY_DEBUG, KEY_SINGLE, KEY_DRAIN, KEY_WORKERS, KEY_SOCKET_GROUP, KEY_LOG_LEVEL, KEY_RETENTION,
@@ -34,6 +34,7 @@ static const struct fuse_opt opt_spec[] = {
         FUSE_OPT_KEY("socket=", KEY_SOCKET),
         FUSE_OPT_KEY("socket_group=", KEY_SOCKET_GROUP),
         FUSE_OPT_KEY("replicate=", KEY_REPLICATE),
+        FUSE_OPT_KEY("check=", KEY_CHECK),
         FUSE_OPT_KEY("durability=", KEY_DURABILITY),
         FUSE_OPT_KEY("commit_interval_ms=", KEY_COMMIT_INTERVAL),
         FUSE_OPT_KEY("segment_size=", KEY_SEGMENT_SIZE),
@@ -143,6 +144,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
                 return *v && set_string(&o->socket_group, v) == 0 ? 0 : bad(s, arg, "a group name or number");
         case KEY_REPLICATE:
                 return parse_bool(v, &o->replicate) == 0 ? 0 : bad(s, arg, "on or off");
+        case KEY_CHECK:
+                return parse_bool(v, &o->check) == 0 ? 0 : bad(s, arg, "on or off");
         case KEY_DURABILITY:
                 if (!strcmp(v, "batch"))
                         o->durability = JOURNAL_BATCH;
@@ -251,6 +254,7 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err, si
 
         *o = (struct fs_options) {
                 .replicate = true,
+                .check = true,
                 .durability = JOURNAL_BATCH,
                 .commit_interval_ms = 10,
                 .segment_size = 64u << 20,
@@ -336,6 +340,8 @@ void fs_options_usage(void)
                "  journal=DIR             the journal directory (required; not inside SOURCE)\n"
                "  target=DIR              the mirror (required with replicate=on; not inside SOURCE)\n"
                "  replicate=on|off        run the replicator in the daemon (default on)\n"
+               "  check=on|off            once their changes are applied, compare the directories\n"
+               "                          they touched with the source and repair (default on)\n"
                "  socket=PATH             the status and control socket (mirrorfsctl);\n"
                "                          default /run/mirrorfs/MOUNTPOINT.sock\n"
                "  socket_group=GROUP      may connect to the socket and pause, resume, sync, set\n"

@@ -64,6 +64,10 @@ static void status(void *userdata, struct ctl_status *st)
                 st->waiting_retry = rs.waiting_retry;
                 st->dead_letters = rs.dead_letters_stored;
                 st->events_lost = rs.events_lost;
+                st->check_dirs = rs.check_dirs;
+                st->check_repairs = rs.check_repairs;
+                st->check_unrepaired = rs.check_unrepaired;
+                st->check_skipped = rs.check_skipped;
                 st->target_sync_ms = rs.target_sync_ms;
                 st->last_error = rs.last_error;
                 st->last_error_path = NULL;     /* rs is a copy on the stack: see below */

@@ -73,6 +73,10 @@ struct replicator {
         uint64_t syncing_since_ns;      /* the target's syncfs() running since (0: none) */
         uint64_t moved_ns;              /* the applied seq last moved, or nothing was pending */
         uint64_t next_stall_log_ns;
+        struct check_set *checks;       /* directories touched, to check (see run_check()) */
+        uint64_t checked_seq;           /* records up to here applied, their directories checked */
+        uint64_t last_read_ns;          /* monotonic: the last record read */
+        unsigned check_round;           /* rounds in a row that queued repairs */
         struct replicator_stats stats;
 
         pthread_t reader, syncer_thread;
@@ -261,6 +265,8 @@ static void *worker_main(void *arg)
                 pthread_cond_broadcast(&r->work);
                 if (r->sync_waiters || (r->reading_done && plan_empty(r->plan)))
                         wake_syncer(r);
+                if (r->checks && plan_empty(r->plan))
+                        wake_reader(r);         /* the check may run */
         }
         r->active--;
         w->exited = true;
@@ -329,6 +335,170 @@ static void check_stalled(struct replicator *r, uint64_t now)
         pthread_mutex_unlock(&r->lock);
         event(r, REPLICATOR_EVENT_STALLED, path, 0, what, seq);
         pthread_mutex_lock(&r->lock);
+}
+
+/* ---- the check (check.c, docs/replicator.md) ---- */
+
+#define CHECK_QUIET_NS (2000ull * 1000000u)     /* the journal quiet this long: check */
+#define CHECK_ROUNDS 3                          /* repairs of one directory in a row, at most */
+#define CHECK_SET_MAX 16384
+
+struct check_found {
+        char **paths;
+        char **whats;
+        size_t n, cap;
+        int error;
+};
+
+static void check_differs(void *arg, const char *path, const char *what)
+{
+        struct check_found *f = arg;
+
+        if (f->n == f->cap) {
+                size_t cap = f->cap ? 2 * f->cap : 16;
+                char **p = realloc(f->paths, cap * sizeof(*p)), **w;
+
+                if (p)
+                        f->paths = p;
+                w = p ? realloc(f->whats, cap * sizeof(*w)) : NULL;
+                if (!w) {
+                        f->error = -ENOMEM;
+                        return;
+                }
+                f->whats = w;
+                f->cap = cap;
+        }
+        f->paths[f->n] = strdup(path);
+        f->whats[f->n] = strdup(what);
+        if (!f->paths[f->n] || !f->whats[f->n]) {
+                free(f->paths[f->n]);
+                free(f->whats[f->n]);
+                f->error = -ENOMEM;
+                return;
+        }
+        f->n++;
+}
+
+static void found_clear(struct check_found *f)
+{
+        for (size_t i = 0; i < f->n; i++) {
+                free(f->paths[i]);
+                free(f->whats[i]);
+        }
+        f->n = 0;
+}
+
+/*
+ * Lock held.  Everything read is applied and the journal quiet (or a sync
+ * waits): the directories the records touched can be checked.  With no
+ * directory to check, the records read are checked already.
+ */
+static bool check_due(struct replicator *r)
+{
+        if (!r->checks || r->paused || r->target_lost || r->eof_seq != r->read_seq || !plan_empty(r->plan))
+                return false;
+        if (!check_set_count(r->checks)) {
+                if (r->checked_seq != r->read_seq) {
+                        r->checked_seq = r->read_seq;
+                        pthread_cond_broadcast(&r->progress);
+                        if (r->reading_done)
+                                wake_syncer(r);         /* --once may be done */
+                }
+                return false;
+        }
+        return r->sync_waiters || r->reading_done || mono_ns() - r->last_read_ns >= CHECK_QUIET_NS;
+}
+
+/*
+ * Lock held (dropped while comparing).  One round: every noted directory
+ * compared; what differs is reported and queued for repair, and its
+ * directory noted again, to be checked once the repair is done.  After
+ * CHECK_ROUNDS rounds in a row with repairs, what still differs is left.
+ */
+static void run_check(struct replicator *r)
+{
+        struct check_set *todo = r->checks, *again = NULL;
+        uint64_t seq = r->read_seq, dirs = 0, repairs = 0, left = 0, skipped = check_set_skipped(todo);
+        struct check_found f = { 0 };
+        char *dir;
+        int e;
+
+        e = check_set_new(CHECK_SET_MAX, &r->checks);
+        if (e < 0) {
+                r->checks = todo;
+                r->stats.last_error = e;
+                return;
+        }
+        pthread_mutex_unlock(&r->lock);
+        e = check_set_new(CHECK_SET_MAX, &again);
+        while (e == 0 && (dir = check_set_take(todo))) {
+                size_t before = f.n;
+                bool moving;
+                int n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, check_differs, &f, &moving);
+
+                dirs++;
+                if (n < 0) {
+                        event(r, REPLICATOR_EVENT_ERROR, dir, n, "cannot check", seq);
+                } else if (moving) {
+                        /* changing now: its records say what, and note it again */
+                        while (f.n > before) {
+                                f.n--;
+                                free(f.paths[f.n]);
+                                free(f.whats[f.n]);
+                        }
+                        check_set_add(again, dir);
+                } else if (n > 0) {
+                        check_set_add(again, dir);
+                }
+                free(dir);
+        }
+        pthread_mutex_lock(&r->lock);
+        if (e < 0 || f.error < 0) {
+                /* out of memory: the directories not compared are not checked */
+                r->stats.last_error = e < 0 ? e : f.error;
+        }
+        if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
+                left = f.n;
+                r->check_round = 0;
+        } else if (f.n) {
+                r->check_round++;
+                for (size_t i = 0; i < f.n; i++)
+                        repairs += plan_repair(r->plan, f.paths[i], seq, wall_ns(), mono_ns()) == 0;
+                pthread_cond_broadcast(&r->work);
+        } else {
+                r->check_round = 0;
+        }
+        while (again && (dir = check_set_take(again))) {
+                if (!left)
+                        check_set_add(r->checks, dir);
+                free(dir);
+        }
+        r->stats.check_dirs += dirs;
+        r->stats.check_repairs += repairs;
+        r->stats.check_unrepaired += left;
+        r->stats.check_skipped += skipped;
+        if (!repairs) {
+                /* what was read up to @seq is checked, but for directories
+                 * changing now (noted again) */
+                r->checked_seq = seq;
+                pthread_cond_broadcast(&r->progress);
+                if (r->reading_done)
+                        wake_syncer(r);
+        }
+        pthread_mutex_unlock(&r->lock);
+        for (size_t i = 0; i < f.n; i++) {
+                char what[160];
+
+                snprintf(what, sizeof(what), "%s: %s after its records were applied", left ? "still differs" : "differed",
+                         f.whats[i]);
+                event(r, REPLICATOR_EVENT_CHECK, f.paths[i], left ? -EIO : 0, what, seq);
+        }
+        pthread_mutex_lock(&r->lock);
+        found_clear(&f);
+        free(f.paths);
+        free(f.whats);
+        check_set_free(todo);
+        check_set_free(again);
 }
 
 /* ---- the reader ---- */
@@ -451,7 +621,10 @@ static void *reader_main(void *arg)
                                 event(r, REPLICATOR_EVENT_EVENTS_LOST, rec.path, -(int)rec.aux, "events lost", rec.seq);
                                 pthread_mutex_lock(&r->lock);
                         }
-                        e = plan_add(r->plan, &rec, mono_ns());
+                        r->last_read_ns = mono_ns();
+                        e = plan_add(r->plan, &rec, r->last_read_ns);
+                        if (e == 0 && r->checks)
+                                check_set_note(r->checks, &rec);
                         if (e == -EINVAL) {
                                 /* A path no mirror may use: never applied. */
                                 char *p = strndup(rec.path, 4096), *p2 = rec.path2_len ? strndup(rec.path2, 4096) : NULL;
@@ -492,6 +665,10 @@ static void *reader_main(void *arg)
                         wake_syncer(r);
                 if (n == READ_BATCH)
                         continue;       /* more to read */
+                if (check_due(r)) {
+                        run_check(r);
+                        continue;
+                }
                 {
                         struct pollfd pf[2] = {
                                 { .fd = journal_reader_fd(rd), .events = POLLIN },
@@ -541,7 +718,8 @@ static void *syncer_main(void *arg)
                         make_durable(r);
                         next = mono_ns() + (uint64_t)r->opt.durable_ms * 1000000u;
                 }
-                if (r->opt.once && r->reading_done && r->applied_seq >= r->eof_seq && plan_empty(r->plan)) {
+                if (r->opt.once && r->reading_done && r->applied_seq >= r->eof_seq && plan_empty(r->plan) &&
+                    (!r->checks || r->checked_seq >= r->eof_seq)) {
                         r->stats.done = true;
                         pthread_cond_broadcast(&r->progress);
                 }
@@ -652,6 +830,8 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         if (e < 0)
                 goto fail;
         e = link_map_new(&r->links);
+        if (e == 0 && !opt->no_check)
+                e = check_set_new(CHECK_SET_MAX, &r->checks);
         if (e < 0)
                 goto fail;
         r->renamed_upto = apply_renamed_load(r->opt.target_fd);
@@ -700,6 +880,17 @@ fail:
         return e;
 }
 
+/*
+ * Lock held.  Does a sync up to @seq wait for the check of the directories
+ * those records touched?  Only while nothing newer is read: the check runs
+ * once everything read is applied, which a steady stream of changes may
+ * never let happen (the sync then returns with its records applied).
+ */
+static bool check_awaited(const struct replicator *r, uint64_t seq)
+{
+        return r->checks && r->checked_seq < seq && (r->read_seq <= seq || plan_empty(r->plan));
+}
+
 int replicator_sync(struct replicator *r, uint64_t seq, int timeout_ms)
 {
         uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -728,7 +919,7 @@ int replicator_sync(struct replicator *r, uint64_t seq, int timeout_ms)
         }
         plan_hurry(r->plan);            /* no settle time for what is waited for */
         pthread_cond_broadcast(&r->work);
-        while (e == 0 && r->applied_seq < seq) {
+        while (e == 0 && (r->applied_seq < seq || check_awaited(r, seq))) {
                 struct timespec until = abs_mono(deadline);
 
                 if (r->stopping) {
@@ -769,7 +960,7 @@ int replicator_wait(struct replicator *r, int timeout_ms)
                 wake_syncer(r);
                 (void)pthread_cond_timedwait(&r->progress, &r->lock, &until);
         }
-        if (e == 0 && r->stats.dead_letters)
+        if (e == 0 && (r->stats.dead_letters || r->stats.check_unrepaired))
                 e = -EIO;
         pthread_mutex_unlock(&r->lock);
         return e;
@@ -921,6 +1112,7 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
         }
         plan_free(r->plan);
         link_map_free(r->links);
+        check_set_free(r->checks);
         journal_applied_close(r->applied);
         if (r->wake_fd >= 0)
                 close(r->wake_fd);

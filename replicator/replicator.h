@@ -39,6 +39,9 @@ enum replicator_event_kind {
         REPLICATOR_EVENT_ERROR,         /* journal or cursor trouble */
         REPLICATOR_EVENT_STALLED,       /* work pending and the applied seq unmoved for a minute:
                                          * @path is the oldest work, @what its state */
+        REPLICATOR_EVENT_CHECK,         /* the check found @path other than the source's after its
+                                         * records were applied (@what: how): repaired (error 0),
+                                         * or left after repeated repairs (-EIO).  A bug: report it */
 };
 
 struct replicator_event {
@@ -66,6 +69,7 @@ struct replicator_options {
         uint32_t durable_ms;            /* sync the target and store the cursor this often; 0: 500 */
         uint64_t retention_s;           /* journal archive retention for trimming (0: delete) */
         bool once;                      /* stop at the end of the journal as it was at start */
+        bool no_check;                  /* do not check the directories the records touched */
         replicator_event_fn on_event;
         void *userdata;
 };
@@ -87,6 +91,10 @@ struct replicator_stats {
         uint64_t dead_letters;          /* set aside for good by this run (see dead letters) */
         uint64_t dead_letters_stored;   /* in the dead letters file, earlier runs' too */
         uint64_t events_lost;           /* events-lost records and gaps seen */
+        uint64_t check_dirs;            /* directories the check compared */
+        uint64_t check_repairs;         /* entries it found different, and repaired */
+        uint64_t check_unrepaired;      /* entries still different after repeated repairs: left */
+        uint64_t check_skipped;         /* touched directories not checked (too many at once) */
         uint64_t target_sync_ms;        /* how long the running sync of the target (and cursor) has
                                          * taken so far; 0: none running */
         uint64_t stalled_ms;            /* work pending and the applied seq unmoved this long (0: it
@@ -110,7 +118,8 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
 
 /*
  * Wait until every record up to @seq (0: the journal's head now) is applied
- * and durable on the target.  -ETIMEDOUT after @timeout_ms (-1: no limit),
+ * and durable on the target, and the directories those records touched are
+ * checked (unless no_check).  -ETIMEDOUT after @timeout_ms (-1: no limit),
  * -EIO if a record up to @seq went to the dead letters.
  */
 int replicator_sync(struct replicator *r, uint64_t seq, int timeout_ms);

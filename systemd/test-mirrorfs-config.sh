@@ -85,10 +85,11 @@ workers = 8
 drain-timeout = 2m
 retention = 7d
 quiet = yes
+no-check = yes
 EOF
-expect_print "replicator: options, --quiet, the default socket from the target" replicator good \
+expect_print "replicator: options, --quiet, --no-check, the default socket from the target" replicator good \
         "$(q "$R" --journal /var/lib/mirrorfs/x --source /srv/work --target "/nonexistent/mirror dir" --workers 8 \
-             --drain-timeout 2m --retention 7d --quiet --socket "/run/mirrorfs/nonexistent-mirror dir.sock")"
+             --drain-timeout 2m --retention 7d --quiet --no-check --socket "/run/mirrorfs/nonexistent-mirror dir.sock")"
 
 conf replicator-sock.conf <<'EOF'
 journal = /j
@@ -96,6 +97,7 @@ source = /s
 target = /t
 socket = /run/mirrorfs/r.sock
 quiet = off
+no-check = off
 EOF
 expect_print "replicator: socket given, quiet = off" replicator sock "$R --journal /j --source /s --target /t --socket /run/mirrorfs/r.sock"
 

@@ -125,6 +125,23 @@ mfs_cleanup() {
         fi
 }
 
+# mfs_status_field SOCKET KEY: a field of the daemon's status (JSON).
+mfs_status_field() {
+        "$MFS_BUILD/tools/mirrorfsctl" --socket "$1" status --json |
+                python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
+
+# mfs_check_clean SOCKET: the replicator's check of touched directories ran
+# and found nothing to repair (any repair is a bug of the planning: the
+# workloads' own tests must not pass on the check's repairs).
+mfs_check_clean() {
+        local dirs repairs
+        dirs=$(mfs_status_field "$1" check_dirs) && repairs=$(mfs_status_field "$1" check_repairs) || return 1
+        [ "$repairs" = 0 ] && [ "$dirs" -gt 0 ] && return 0
+        echo "# the check compared $dirs directories and repaired $repairs entries"
+        return 1
+}
+
 # mfs_records JOURNAL: the journal as "TYPE PATH [-> PATH2]" lines.
 mfs_records() {
         "$MFS_JOURNAL_TOOL" dump "$1" --json | python3 -c '

@@ -2,7 +2,9 @@
 # Storms until one leaves a difference: each run mounts a fresh tree,
 # runs tests/storm.c through it, waits for `mirrorfsctl sync` and compares
 # the whole target with the source (tests/treecmp.py).  Prints one line per
-# failing seed and a count; not a test (CI runs the fixed seed in
+# failing seed and a count, and one per seed whose differences the
+# replicator's check of touched directories found and repaired (each a
+# planning bug the check covered, with what differed); not a test (CI runs the fixed seed in
 # tests/test-e2e.sh), a tool to find and replay divergences.
 #
 #   tests/storm-converge.sh BUILDDIR RUNS [STORM ARGS...]
@@ -19,6 +21,7 @@ runs=${2:?usage: storm-converge.sh BUILDDIR RUNS [STORM ARGS...]}
 shift 2
 trap mfs_cleanup EXIT
 failed=0
+repaired=0
 for i in $(seq 1 "$runs"); do
         d=$MFS_TMP/r$i
         seed=${SEED:-$RANDOM}
@@ -28,6 +31,7 @@ for i in $(seq 1 "$runs"); do
                 failed=$((failed + 1))
                 continue
         fi
+        log_lines=$(wc -l <"$MFS_TMP/daemon.log")
         (cd "$d/mnt" && "$MFS_BUILD/tests/storm" -s "$seed" -n 2000 -d . -u 1000 -u 4242 -u 65534 "$@")
         if ! "$MFS_BUILD/tools/mirrorfsctl" --socket "$d/sock" sync --timeout 120 >/dev/null 2>&1; then
                 echo "seed $seed: sync timed out"
@@ -36,7 +40,13 @@ for i in $(seq 1 "$runs"); do
                 echo "seed $seed: $(echo "$out" | head -n 3 | tr '\n' ' ')"
                 failed=$((failed + 1))
         fi
-        ok=$([ "$failed" -eq "${failed_before:-0}" ] && echo yes)
+        n=$(mfs_status_field "$d/sock" check_repairs 2>/dev/null)
+        if [ "${n:-0}" != 0 ]; then
+                echo "seed $seed: the check repaired $n entries:"
+                tail -n +"$((log_lines + 1))" "$MFS_TMP/daemon.log" | grep 'replicator check' | head -n 5 | sed 's/^/  /'
+                repaired=$((repaired + 1))
+        fi
+        ok=$([ "$failed" -eq "${failed_before:-0}" ] && [ "${n:-0}" = 0 ] && echo yes)
         failed_before=$failed
         mfs_umount "$d/mnt" >/dev/null
         case ${MFS_KEEP:-} in
@@ -44,5 +54,5 @@ for i in $(seq 1 "$runs"); do
         failed) [ -z "$ok" ] && echo "  kept: $d" || rm -rf "$d" ;;
         esac
 done
-echo "$failed of $runs runs left a difference"
+echo "$failed of $runs runs left a difference; in $repaired the check repaired differences"
 [ "$failed" -eq 0 ]

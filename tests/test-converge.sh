@@ -102,11 +102,14 @@ PY
 
 # ---- embedded: the replicator runs in the daemon ----
 mkdir -p "$T/src" "$T/mnt" "$T/tgt"
-if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,allow_other"; then
+if mfs_mount "$T/src" "$T/mnt" "journal=$T/j,target=$T/tgt,socket=$T/sock,allow_other"; then
         workloads "$T/mnt"
         check "the workloads ran through the mount" test -f "$T/src/user/d/x"
         check "embedded: the cursor catches up with the journal" wait_applied "$T/j"
         check "embedded: target equals source while mounted" compare "$T/src" "$T/tgt"
+        check "embedded: mirrorfsctl sync (with the check of touched directories)" \
+                "$MFS_BUILD/tools/mirrorfsctl" --socket "$T/sock" sync --timeout 60
+        check "embedded: the check found nothing to repair" mfs_check_clean "$T/sock"
         # more changes, then a clean unmount drains them
         for i in $(seq 200); do echo "late $i" >"$T/mnt/many/late$i"; done
         mv "$T/mnt/dr" "$T/mnt/dr-renamed-last"
@@ -124,7 +127,9 @@ mkdir -p "$T/src2" "$T/mnt2" "$T/tgt2"
 if mfs_mount "$T/src2" "$T/mnt2" "journal=$T/j2,replicate=off,allow_other"; then
         workloads "$T/mnt2"
         mfs_umount "$T/mnt2"
-        check "--once exits 0 when everything was applied" "$REPL" --journal "$T/j2" --source "$T/src2" --target "$T/tgt2" --once -q
+        check "--once exits 0 when everything was applied, and its check repaired nothing" bash -c \
+                "'$REPL' --journal '$T/j2' --source '$T/src2' --target '$T/tgt2' --once --log-level err |
+                 grep -E 'checked [1-9][0-9]* directories, 0 entries repaired'"
         check "--once: target equals source" compare "$T/src2" "$T/tgt2"
         check "--once again: nothing left, still equal" bash -c \
                 "'$REPL' --journal '$T/j2' --source '$T/src2' --target '$T/tgt2' --once -q && python3 '$here/treecmp.py' '$T/src2' '$T/tgt2'"
@@ -161,6 +166,7 @@ if mfs_mount "$T/src4" "$T/mnt4" "journal=$T/j4,target=$T/tgt4,socket=$T/sock4,a
         check "a directory and a symlink removed and made again: their directory's mtime" \
                 compare "$T/src4/removed-made" "$T/tgt4/removed-made"
         check "a file in a setgid directory keeps the group the source has" compare "$T/src4/setgid" "$T/tgt4/setgid"
+        check "regressions: the check found nothing to repair" mfs_check_clean "$T/sock4"
         mfs_umount "$T/mnt4"
         check "and after unmount, target equals source" compare "$T/src4" "$T/tgt4"
 else
@@ -194,6 +200,7 @@ if mfs_mount "$T/src5" "$T/mnt5" "journal=$T/j5,target=$T/tgt5,socket=$T/sock5,a
         check "exchange of a file with a directory: work under the directory moves with it" \
                 compare "$T/src5/xfd" "$T/tgt5/xfd"
         check "exchange of a directory with a file" compare "$T/src5/xdf" "$T/tgt5/xdf"
+        check "planning regressions: the check found nothing to repair" mfs_check_clean "$T/sock5"
         mfs_umount "$T/mnt5"
         check "and after unmount, target equals source" compare "$T/src5" "$T/tgt5"
 else
@@ -219,8 +226,9 @@ os.rename("b0", "n0"); os.mkdir("b0")
 os.chmod("n5", 0o700); os.rename("n5", "a/n3"); open("n5", "w").write("a file now\n")'
         ) 2>&1 | sed 's/^/# /'
         mfs_umount "$T/mnt6"
-        check "--once, one worker (planning regressions)" "$REPL" --journal "$T/j6" --source "$T/src6" \
-                --target "$T/tgt6" --once -q --workers 1
+        check "--once, one worker (planning regressions), its check repaired nothing" bash -c \
+                "'$REPL' --journal '$T/j6' --source '$T/src6' --target '$T/tgt6' --once --log-level err --workers 1 |
+                 grep -E 'checked [1-9][0-9]* directories, 0 entries repaired'"
         check "a file copied after its directory was renamed on the source goes with it" \
                 compare "$T/src6/n0" "$T/tgt6/n0"
         check "a name that is another inode now: the directory it was is not replaced by it" \
@@ -229,4 +237,40 @@ os.chmod("n5", 0o700); os.rename("n5", "a/n3"); open("n5", "w").write("a file no
 else
         not_ok "mount (journal only, planning regressions)"
 fi
+# ---- the check of touched directories ----
+# The target changed behind the replicator's back (as a bug of the
+# planning would leave it): a later change in the directory has it
+# compared with the source, and what differs repaired.  With check=off it
+# stays different: the repair is the check's.
+for mode in on off; do
+        mkdir -p "$T/src7$mode" "$T/mnt7$mode" "$T/tgt7$mode"
+        sock=$T/sock7$mode
+        if ! mfs_mount "$T/src7$mode" "$T/mnt7$mode" "journal=$T/j7$mode,target=$T/tgt7$mode,socket=$sock,check=$mode"; then
+                not_ok "mount (check=$mode)"
+                continue
+        fi
+        (
+        set -e
+        cd "$T/mnt7$mode"
+        mkdir -p c/sub && echo a >c/a && echo b >c/b && echo s >c/sub/s && ln -s a c/l
+        "$CTL" --socket "$sock" sync --timeout 60 >/dev/null
+        chmod 600 "$T/tgt7$mode/c/a" && rm "$T/tgt7$mode/c/b" && echo x >"$T/tgt7$mode/c/extra"
+        rm -r "$T/tgt7$mode/c/sub" && ln -sfn b "$T/tgt7$mode/c/l"
+        touch c/new
+        ) 2>&1 | sed 's/^/# /'
+        check "check=$mode: mirrorfsctl sync" "$CTL" --socket "$sock" sync --timeout 60
+        if [ $mode = on ]; then
+                check "check=on: the target's entries changed behind the replicator's back are repaired" \
+                        compare "$T/src7$mode" "$T/tgt7$mode"
+                check "check=on: five entries repaired, counted in the status" \
+                        test "$(mfs_status_field "$sock" check_repairs)" = 5
+                check "check=on: mirrorfsctl status shows the check" bash -c \
+                        "'$CTL' --socket '$sock' status | grep -q 'check .* 5 entries repaired, 0 left different'"
+        else
+                check "check=off: nothing compares them: the target still differs" bash -c \
+                        "! python3 '$here/treecmp.py' '$T/src7$mode' '$T/tgt7$mode' >/dev/null"
+                check "check=off: nothing checked" test "$(mfs_status_field "$sock" check_dirs)" = 0
+        fi
+        mfs_umount "$T/mnt7$mode"
+done
 tap_done

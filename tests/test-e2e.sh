@@ -341,11 +341,19 @@ run() {
         fi
 }
 
-# converged WHAT [DIR]: everything journaled is on the target, and the
-# whole target equals the whole source (and DIR alone, to tell which
-# workload a difference comes from).
+# converged WHAT [DIR [racing]]: everything journaled is on the target, and
+# the whole target equals the whole source (and DIR alone, to tell which
+# workload a difference comes from).  The replicator's check of the
+# directories the records touched repaired nothing (a repair is a bug of
+# the planning that the check hid); after racing processes the count is
+# reported, not asserted (see the known limit above).
 converged() {
         check "$1: mirrorfsctl sync" "$CTL" --socket "$SOCK" sync --timeout 300
+        if [ "${3:-}" = racing ]; then
+                echo "# $1: the check of touched directories repaired $(mfs_status_field "$SOCK" check_repairs) entries so far"
+        else
+                check "$1: the check of touched directories repaired nothing" mfs_check_clean "$SOCK"
+        fi
         if [ -n "${2:-}" ]; then
                 check "$1: target equals source in $2/" python3 "$here/treecmp.py" "$T/src/$2" "$T/tgt/$2"
         fi
@@ -418,13 +426,13 @@ fi
 
 run "$M" storm1 "storm -s $STORM_FIXED_SEED -p $STORM_PROCS (fixed seed)" wl_storm_fixed
 sed 's/^/# /' "$T/storm.out"
-converged "storm seed $STORM_FIXED_SEED" storm1
+converged "storm seed $STORM_FIXED_SEED" storm1 "$([ "$STORM_PROCS" -gt 1 ] && echo racing)"
 
 if [ "$LONG" = 1 ]; then
         run "$M" storm2 "storm -s $STORM_SEED -p $STORM_PROCS (seed from \$RANDOM; replay with STORM_SEED=$STORM_SEED)" \
                 wl_storm_random
         sed 's/^/# /' "$T/storm.out"
-        converged "storm seed $STORM_SEED" storm2
+        converged "storm seed $STORM_SEED" storm2 racing
 fi
 
 check "the control socket reports no dead letters" bash -c \
@@ -443,8 +451,9 @@ if mfs_mount "$T/src2" "$T/mnt2" "journal=$T/j2,replicate=off,allow_other"; then
         run "$T/mnt2" storm1 "journal-only: storm -s $STORM_FIXED_SEED -p $STORM_PROCS" wl_storm_fixed
         sed 's/^/# /' "$T/storm.out"
         check "journal-only: unmount" mfs_umount "$T/mnt2"
-        check "--once exits 0 when everything was applied" \
-                "$REPL" --journal "$T/j2" --source "$T/src2" --target "$T/tgt2" --once -q
+        check "--once exits 0 when everything was applied, and its check repaired nothing" bash -c \
+                "'$REPL' --journal '$T/j2' --source '$T/src2' --target '$T/tgt2' --once --log-level err |
+                 grep -E 'checked [1-9][0-9]* directories, 0 entries repaired'"
         check "--once: target equals source" python3 "$here/treecmp.py" "$T/src2" "$T/tgt2"
 else
         not_ok "mount (journal only)"

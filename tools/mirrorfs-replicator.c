@@ -51,6 +51,8 @@ static void usage(FILE *f)
                    "  --socket PATH        status and control socket (mirrorfsctl)\n"
                    "  --sync-interval MS   sync the target and store the cursor this often (default 500)\n"
                    "  --settle MS          wait this long after a file's last change before copying (default 20)\n"
+                   "  --no-check           do not compare the directories changes touched with the source\n"
+                   "                       once the changes are applied (see mirrorfs-replicator(8))\n"
                    "  --log-level LEVEL    err, warning, notice, info or debug (default info)\n"
                    "  -q, --quiet          no messages but errors (--log-level err), no --once summary\n"
                    "  -h, --help, --version\n");
@@ -58,7 +60,7 @@ static void usage(FILE *f)
 
 static void on_event(void *userdata, const struct replicator_event *ev)
 {
-        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled" };
+        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled", "check" };
 
         (void)userdata;
         log_msg(ev->kind == REPLICATOR_EVENT_RETRY || ev->kind == REPLICATOR_EVENT_STALLED ? LOG_WARNING : LOG_ERR, "%s: %s '%s'%s%s (seq %llu)",
@@ -112,6 +114,10 @@ static void status(void *userdata, struct ctl_status *st)
         st->waiting_retry = rs.waiting_retry;
         st->dead_letters = rs.dead_letters_stored;
         st->events_lost = rs.events_lost;
+        st->check_dirs = rs.check_dirs;
+        st->check_repairs = rs.check_repairs;
+        st->check_unrepaired = rs.check_unrepaired;
+        st->check_skipped = rs.check_skipped;
         st->target_sync_ms = rs.target_sync_ms;
         st->last_error = rs.last_error;
         st->paused = rs.paused;
@@ -171,7 +177,8 @@ static int open_dir(const char *what, const char *path)
 }
 
 enum { OPT_JOURNAL = 256, OPT_SOURCE, OPT_TARGET, OPT_ONCE, OPT_WORKERS, OPT_CURSOR, OPT_BACKEND, OPT_DRAIN,
-       OPT_RETENTION, OPT_SOCKET, OPT_VERSION, OPT_SYNC_INTERVAL, OPT_SETTLE, OPT_LOG_LEVEL };
+       OPT_RETENTION, OPT_SOCKET, OPT_VERSION, OPT_SYNC_INTERVAL, OPT_SETTLE, OPT_LOG_LEVEL,
+       OPT_NO_CHECK };
 
 int main(int argc, char **argv)
 {
@@ -188,6 +195,7 @@ int main(int argc, char **argv)
                 { "socket", required_argument, NULL, OPT_SOCKET },
                 { "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
                 { "settle", required_argument, NULL, OPT_SETTLE },
+                { "no-check", no_argument, NULL, OPT_NO_CHECK },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
@@ -213,6 +221,7 @@ int main(int argc, char **argv)
                 case OPT_SOURCE: source = optarg; break;
                 case OPT_TARGET: target = optarg; break;
                 case OPT_ONCE: o.once = true; break;
+                case OPT_NO_CHECK: o.no_check = true; break;
                 case OPT_WORKERS:
                         if (parse_u64_range(optarg, 1, 64, &n) < 0) {
                                 fprintf(stderr, PROG ": --workers: '%s' is not 1..64\n", optarg);
@@ -356,11 +365,16 @@ int main(int argc, char **argv)
                 replicator_get_stats(r, &st);
                 if (!quiet)
                         printf(PROG ": applied up to seq %llu: %llu files copied (%llu bytes), %llu renames, "
-                               "%llu links, %llu dead letters\n", (unsigned long long)st.applied_seq,
+                               "%llu links, %llu dead letters; checked %llu directories, %llu entries repaired\n",
+                               (unsigned long long)st.applied_seq,
                                (unsigned long long)st.files_copied, (unsigned long long)st.bytes_copied,
                                (unsigned long long)st.renames, (unsigned long long)st.links,
-                               (unsigned long long)st.dead_letters);
-                if (e < 0)
+                               (unsigned long long)st.dead_letters, (unsigned long long)st.check_dirs,
+                               (unsigned long long)st.check_repairs);
+                if (e < 0 && st.check_unrepaired)
+                        fprintf(stderr, PROG ": %llu entries of the target still differ from the source after "
+                                "repairs (see the log)\n", (unsigned long long)st.check_unrepaired);
+                if (e < 0 && (st.dead_letters || !st.check_unrepaired))
                         fprintf(stderr, PROG ": not everything was applied: %llu dead letters (see %s/deadletters.%s)\n",
                                 (unsigned long long)st.dead_letters, journal, o.cursor ? o.cursor : "replicator");
                 ret = e < 0 ? 1 : 0;

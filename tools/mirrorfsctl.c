@@ -233,6 +233,11 @@ static int print_status(json_object *st)
         printf("  problems    %" PRId64 " retries (%" PRId64 " paths waiting), %" PRId64 " dead letters, "
                "%" PRId64 " events lost\n", num(st, "retries"), num(st, "waiting_retry"), num(st, "dead_letters"),
                num(st, "events_lost"));
+        printf("  check       %" PRId64 " touched directories compared, %" PRId64 " entries repaired, "
+               "%" PRId64 " left different, %" PRId64 " not checked\n", num(st, "check_dirs"), num(st, "check_repairs"),
+               num(st, "check_unrepaired"), num(st, "check_skipped"));
+        if (num(st, "check_unrepaired"))
+                printf("  CHECK       entries of the target still differ from the source after repairs: see the log\n");
         if (dbl(st, "stalled_s") >= 60)
                 printf("  STALLED     no progress for %.0f s: the oldest work, %s, run %" PRId64 " times, is on '%s'\n",
                        dbl(st, "stalled_s"), str(st, "oldest_state") ? str(st, "oldest_state") : "?",
