@@ -247,6 +247,40 @@ static void free_names(char **names, size_t n)
         free(names);
 }
 
+/* listxattrat(2), getxattrat(2) (Linux 6.13): no path through /proc. */
+#ifndef __NR_getxattrat
+#define __NR_getxattrat 464
+#endif
+#ifndef __NR_listxattrat
+#define __NR_listxattrat 465
+#endif
+
+struct xattr_at_args {
+        uint64_t value;
+        uint32_t size;
+        uint32_t flags;
+};
+
+/* An entry's extended attributes, by @dirfd and @name (NULL: @dirfd itself),
+ * with the *at system calls where the kernel has them, else through
+ * @proc (/proc/self/fd/N/NAME). */
+static ssize_t list_at(int dirfd, const char *name, const char *proc, char *buf, size_t size)
+{
+        ssize_t n = syscall(__NR_listxattrat, dirfd, name ? name : "",
+                            AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH), buf, size);
+
+        return n < 0 && errno == ENOSYS ? llistxattr(proc, buf, size) : n;
+}
+
+static ssize_t get_at(int dirfd, const char *name, const char *proc, const char *attr, void *buf, size_t size)
+{
+        struct xattr_at_args a = { .value = (uint64_t)(uintptr_t)buf, .size = (uint32_t)size };
+        ssize_t n = syscall(__NR_getxattrat, dirfd, name ? name : "",
+                            AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH), attr, &a, sizeof(a));
+
+        return n < 0 && errno == ENOSYS ? lgetxattr(proc, attr, buf, size) : n;
+}
+
 /*
  * The extended attributes of @name in @dirfd (the directory itself when
  * @name is NULL) but the replicator's own, as one sorted string of
@@ -262,12 +296,12 @@ static int xattrs(int dirfd, const char *name, char **ret)
 
         *ret = NULL;
         snprintf(path, sizeof(path), "/proc/self/fd/%d%s%s", dirfd, name ? "/" : "", name ? name : "");
-        n = llistxattr(path, NULL, 0);
+        n = list_at(dirfd, name, path, NULL, 0);
         if (n <= 0)
                 return n < 0 && errno != ENOTSUP && errno != EOPNOTSUPP ? -errno : 0;
         if (!(names = malloc((size_t)n + 1)))
                 return -ENOMEM;
-        n = llistxattr(path, names, (size_t)n);
+        n = list_at(dirfd, name, path, names, (size_t)n);
         if (n < 0) {
                 r = errno == ERANGE ? -EAGAIN : -errno;
                 goto out;
@@ -287,7 +321,7 @@ static int xattrs(int dirfd, const char *name, char **ret)
         qsort(list_, cnt, sizeof(*list_), str_cmp);
         for (size_t i = 0; i < cnt && r == 0; i++) {
                 unsigned char val[65536];
-                ssize_t v = lgetxattr(path, list_[i], val, sizeof(val));
+                ssize_t v = get_at(dirfd, name, path, list_[i], val, sizeof(val));
                 size_t need;
 
                 if (v < 0) {
@@ -420,7 +454,10 @@ static int compare(int sfd, int tfd, const char *dir, const char *name, check_di
         r = join(dir, name, &path);
         if (r < 0)
                 return r;
-        fn(arg, path, what);
+        /* a directory on both sides: its attributes only (a walk of it
+         * would compare the whole subtree beneath) */
+        fn(arg, path, what, !has_s || !has_t || (s1.st_mode & S_IFMT) != (t.st_mode & S_IFMT) ||
+                                !S_ISDIR(s1.st_mode));
         free(path);
         return 1;
 }
@@ -447,7 +484,7 @@ int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn
                  * it here for when it was not. */
                 r = tfd == -ENOENT || tfd == -ENOTDIR || tfd == -ELOOP ? 0 : tfd;
                 if (r == 0 && fstat(sfd, &after) == 0 && same_ts(&before.st_ctim, &after.st_ctim) && *dir) {
-                        fn(arg, dir, tfd == -ENOENT ? "missing" : "type");
+                        fn(arg, dir, tfd == -ENOENT ? "missing" : "type", true);
                         found = 1;
                 }
                 goto out;

@@ -937,11 +937,13 @@ int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now)
         return r;
 }
 
-int plan_repair(struct plan *p, const char *path, uint64_t seq, uint64_t time_ns, uint64_t now)
+int plan_repair(struct plan *p, const char *path, bool whole, uint64_t seq, uint64_t time_ns, uint64_t now)
 {
-        return sync_path(p, path,
-                         JOB_DATA | JOB_ATTR | JOB_REMOVED | JOB_UNLINKED | JOB_SUBTREE | JOB_ANY_INODE | JOB_NOW,
-                         seq, time_ns, 0, seq, 0, now);
+        uint32_t flags = JOB_ATTR | JOB_ANY_INODE | JOB_NOW;
+
+        if (whole)
+                flags |= JOB_DATA | JOB_REMOVED | JOB_UNLINKED | JOB_SUBTREE;
+        return sync_path(p, path, flags, seq, time_ns, 0, seq, 0, now);
 }
 
 static bool blocked(const struct plan *p, const struct job *j)

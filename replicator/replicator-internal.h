@@ -153,8 +153,9 @@ struct plan *plan_free(struct plan *p);
 int plan_add(struct plan *p, const struct journal_record *rec, uint64_t now_ns);
 /* The check found @path different from the source though its records
  * (up to @seq) are applied: a job makes it equal, whatever inode the
- * source has there (and walks it if a directory). */
-int plan_repair(struct plan *p, const char *path, uint64_t seq, uint64_t time_ns, uint64_t now_ns);
+ * source has there: @whole, as made anew (a directory walked); else the
+ * attributes of the directory there. */
+int plan_repair(struct plan *p, const char *path, bool whole, uint64_t seq, uint64_t time_ns, uint64_t now_ns);
 /* The next job to run, or NULL; *ret_wake_ns: when to ask again at the latest. */
 struct job *plan_next(struct plan *p, uint64_t now_ns, uint64_t *ret_wake_ns);
 /*
@@ -215,7 +216,9 @@ uint64_t check_set_skipped(const struct check_set *s);
 /* One noted directory (malloc'ed), NULL when none is left. */
 char *check_set_take(struct check_set *s);
 
-typedef void (*check_differs_fn)(void *arg, const char *path, const char *what);
+/* @whole: the entry is to be made again (missing, another type, not a
+ * directory); else a directory whose attributes only differ. */
+typedef void (*check_differs_fn)(void *arg, const char *path, const char *what, bool whole);
 /*
  * Compare directory @dir of the source (root @source_fd) and the target
  * (@target_fd): @fn for every entry that differs, and for the directory

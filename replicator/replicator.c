@@ -76,6 +76,7 @@ struct replicator {
         struct check_set *checks;       /* directories touched, to check (see run_check()) */
         uint64_t checked_seq;           /* records up to here applied, their directories checked */
         uint64_t last_read_ns;          /* monotonic: the last record read */
+        uint64_t last_check_ns;         /* monotonic: the last round of the check ended */
         unsigned check_round;           /* rounds in a row that queued repairs */
         struct replicator_stats stats;
 
@@ -265,7 +266,7 @@ static void *worker_main(void *arg)
                 pthread_cond_broadcast(&r->work);
                 if (r->sync_waiters || (r->reading_done && plan_empty(r->plan)))
                         wake_syncer(r);
-                if (r->checks && plan_empty(r->plan))
+                if (r->checks && check_set_count(r->checks) && plan_empty(r->plan))
                         wake_reader(r);         /* the check may run */
         }
         r->active--;
@@ -346,28 +347,33 @@ static void check_stalled(struct replicator *r, uint64_t now)
 struct check_found {
         char **paths;
         char **whats;
+        bool *wholes;
         size_t n, cap;
         int error;
 };
 
-static void check_differs(void *arg, const char *path, const char *what)
+static void check_differs(void *arg, const char *path, const char *what, bool whole)
 {
         struct check_found *f = arg;
 
         if (f->n == f->cap) {
                 size_t cap = f->cap ? 2 * f->cap : 16;
-                char **p = realloc(f->paths, cap * sizeof(*p)), **w;
+                char **p = realloc(f->paths, cap * sizeof(*p)), **w = NULL;
+                bool *h = NULL;
 
                 if (p)
                         f->paths = p;
-                w = p ? realloc(f->whats, cap * sizeof(*w)) : NULL;
-                if (!w) {
+                if (p && (w = realloc(f->whats, cap * sizeof(*w))))
+                        f->whats = w;
+                if (w && (h = realloc(f->wholes, cap * sizeof(*h))))
+                        f->wholes = h;
+                if (!h) {
                         f->error = -ENOMEM;
                         return;
                 }
-                f->whats = w;
                 f->cap = cap;
         }
+        f->wholes[f->n] = whole;
         f->paths[f->n] = strdup(path);
         f->whats[f->n] = strdup(what);
         if (!f->paths[f->n] || !f->whats[f->n]) {
@@ -389,12 +395,18 @@ static void found_clear(struct check_found *f)
 }
 
 /*
- * Lock held.  Everything read is applied and the journal quiet (or a sync
- * waits): the directories the records touched can be checked.  With no
- * directory to check, the records read are checked already.
+ * Lock held.  Everything read is applied: the directories the records
+ * touched can be checked, at once when the last round's repairs are to be
+ * checked or records not checked yet are waited for (a sync, the end of
+ * --once), else once the journal has been quiet for CHECK_QUIET_NS (and as
+ * long since the last round: directories that changed while they were
+ * compared are noted again).  With no directory to check, the records read
+ * are checked already.
  */
 static bool check_due(struct replicator *r)
 {
+        uint64_t now;
+
         if (!r->checks || r->paused || r->target_lost || r->eof_seq != r->read_seq || !plan_empty(r->plan))
                 return false;
         if (!check_set_count(r->checks)) {
@@ -406,7 +418,18 @@ static bool check_due(struct replicator *r)
                 }
                 return false;
         }
-        return r->sync_waiters || r->reading_done || mono_ns() - r->last_read_ns >= CHECK_QUIET_NS;
+        if (r->check_round || ((r->sync_waiters || r->reading_done) && r->checked_seq < r->read_seq))
+                return true;
+        now = mono_ns();
+        return now - r->last_read_ns >= CHECK_QUIET_NS && now - r->last_check_ns >= CHECK_QUIET_NS;
+}
+
+/* Has the journal grown since the reader last drained @jfd (inotify)? */
+static bool journal_grew(int jfd)
+{
+        struct pollfd pf = { .fd = jfd, .events = POLLIN };
+
+        return jfd >= 0 && poll(&pf, 1, 0) > 0;
 }
 
 /*
@@ -414,12 +437,16 @@ static bool check_due(struct replicator *r)
  * compared; what differs is reported and queued for repair, and its
  * directory noted again, to be checked once the repair is done.  After
  * CHECK_ROUNDS rounds in a row with repairs, what still differs is left.
+ * Records appended meanwhile (@jfd readable; -1: not followed) may explain
+ * what differs: nothing is reported then, the directories are checked again
+ * once they are applied.
  */
-static void run_check(struct replicator *r)
+static void run_check(struct replicator *r, int jfd)
 {
         struct check_set *todo = r->checks, *again = NULL;
         uint64_t seq = r->read_seq, dirs = 0, repairs = 0, left = 0, skipped = check_set_skipped(todo);
         struct check_found f = { 0 };
+        bool deferred;
         char *dir;
         int e;
 
@@ -457,13 +484,16 @@ static void run_check(struct replicator *r)
                 /* out of memory: the directories not compared are not checked */
                 r->stats.last_error = e < 0 ? e : f.error;
         }
-        if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
+        deferred = f.n && journal_grew(jfd);
+        if (deferred) {
+                found_clear(&f);        /* not reported; checked again (below) */
+        } else if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
                 left = f.n;
                 r->check_round = 0;
         } else if (f.n) {
                 r->check_round++;
                 for (size_t i = 0; i < f.n; i++)
-                        repairs += plan_repair(r->plan, f.paths[i], seq, wall_ns(), mono_ns()) == 0;
+                        repairs += plan_repair(r->plan, f.paths[i], f.wholes[i], seq, wall_ns(), mono_ns()) == 0;
                 pthread_cond_broadcast(&r->work);
         } else {
                 r->check_round = 0;
@@ -477,7 +507,8 @@ static void run_check(struct replicator *r)
         r->stats.check_repairs += repairs;
         r->stats.check_unrepaired += left;
         r->stats.check_skipped += skipped;
-        if (!repairs) {
+        r->last_check_ns = mono_ns();
+        if (!deferred && !repairs) {
                 /* what was read up to @seq is checked, but for directories
                  * changing now (noted again) */
                 r->checked_seq = seq;
@@ -497,6 +528,7 @@ static void run_check(struct replicator *r)
         found_clear(&f);
         free(f.paths);
         free(f.whats);
+        free(f.wholes);
         check_set_free(todo);
         check_set_free(again);
 }
@@ -666,7 +698,12 @@ static void *reader_main(void *arg)
                 if (n == READ_BATCH)
                         continue;       /* more to read */
                 if (check_due(r)) {
-                        run_check(r);
+                        int jfd = r->reading_done ? -1 : journal_reader_fd(rd);
+
+                        if (journal_grew(jfd))
+                                (void)journal_reader_wait(rd, 0);       /* read first */
+                        else
+                                run_check(r, jfd);
                         continue;
                 }
                 {

@@ -12,7 +12,8 @@
 #   SEED=29681 tests/storm-converge.sh build 1 -p 1 -v >ops.txt   (replay one, every operation)
 #
 # MFS_KEEP=1 keeps the trees and journals of every run, MFS_KEEP=failed
-# those of the runs that left a difference.
+# those of the runs that left a difference.  MOUNT_OPTS=check=off (more -o
+# options) measures the planning without the check.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount-lib.sh"
@@ -26,7 +27,7 @@ for i in $(seq 1 "$runs"); do
         d=$MFS_TMP/r$i
         seed=${SEED:-$RANDOM}
         mkdir -p "$d/src" "$d/mnt" "$d/tgt"
-        if ! mfs_mount "$d/src" "$d/mnt" "journal=$d/j,target=$d/tgt,socket=$d/sock,allow_other"; then
+        if ! mfs_mount "$d/src" "$d/mnt" "journal=$d/j,target=$d/tgt,socket=$d/sock,allow_other${MOUNT_OPTS:+,$MOUNT_OPTS}"; then
                 echo "run $i: mount failed"
                 failed=$((failed + 1))
                 continue

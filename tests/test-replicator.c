@@ -3916,14 +3916,16 @@ static int cmp_str(const void *a, const void *b)
 struct found {
         char paths[16][128];
         char whats[16][128];
+        bool wholes[16];
         unsigned n;
 };
 
-static void on_differs(void *arg, const char *path, const char *what)
+static void on_differs(void *arg, const char *path, const char *what, bool whole)
 {
         struct found *f = arg;
 
         ck_assert_uint_lt(f->n, 16);
+        f->wholes[f->n] = whole;
         snprintf(f->paths[f->n], sizeof(f->paths[0]), "%s", path);
         snprintf(f->whats[f->n], sizeof(f->whats[0]), "%s", what);
         f->n++;
@@ -4039,11 +4041,38 @@ START_TEST(test_check_repairs_converge)
         set_mtime(t.tgt, "d/g", 1000);
         ck_assert_int_eq(check_dir(t.src, t.tgt, "d", on_differs, &f, &moving), 4);
         for (unsigned i = 0; i < f.n; i++)
-                ck_assert_int_eq(plan_repair(p, f.paths[i], 1, 0, test_now), 0);
+                ck_assert_int_eq(plan_repair(p, f.paths[i], f.wholes[i], 1, 0, test_now), 0);
         run_plan(&t, p);
         ck_assert(plan_empty(p));
         ck_assert_str_eq(checked(&t, "d"), "");
         same_tree(&t, "d");
+        plan_free(p);
+        trees_free(&t);
+}
+END_TEST
+
+/* A directory whose attributes only differ gets them, and is not walked:
+ * what is beneath is not compared (that would be a walk of the subtree). */
+START_TEST(test_check_repairs_directory_attributes_only)
+{
+        struct plan *p = new_plan();
+        struct trees t;
+        struct found f = { .n = 0 };
+        bool moving;
+
+        trees_init(&t);
+        twin_trees(&t);
+        ck_assert_int_eq(fchmodat(t.tgt, "d/sub", 0755, 0), 0);
+        make_file(t.tgt, "d/sub/not-looked-at", "x");
+        set_mtime(t.tgt, "d/sub", 1000);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", on_differs, &f, &moving), 1);
+        ck_assert_str_eq(f.whats[0], "mode 0755, the source's 0700");
+        ck_assert(!f.wholes[0]);
+        ck_assert_int_eq(plan_repair(p, f.paths[0], f.wholes[0], 1, 0, test_now), 0);
+        run_plan(&t, p);
+        ck_assert(plan_empty(p));
+        ck_assert_str_eq(checked(&t, "d"), "");
+        ck_assert_int_eq(faccessat(t.tgt, "d/sub/not-looked-at", F_OK, 0), 0);
         plan_free(p);
         trees_free(&t);
 }
@@ -4200,6 +4229,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_join_by_file_handle);
         tcase_add_test(t, test_check_finds_what_differs);
         tcase_add_test(t, test_check_repairs_converge);
+        tcase_add_test(t, test_check_repairs_directory_attributes_only);
         tcase_add_test(t, test_check_set_follows_renames);
         suite_add_tcase(s, t);
         return s;
