@@ -160,11 +160,10 @@ static void journal_problem(void *userdata, const struct journal_problem *p)
 
 static void replicator_event(void *userdata, const struct replicator_event *ev)
 {
-        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled", "check" };
         int level = ev->kind == REPLICATOR_EVENT_RETRY || ev->kind == REPLICATOR_EVENT_STALLED ? LOG_WARNING : LOG_ERR;
 
         (void)userdata;
-        log_msg(level, "replicator %s: %s '%s'%s%s (seq %llu)", kinds[ev->kind], ev->what, ev->path,
+        log_msg(level, "replicator %s: %s '%s'%s%s (seq %llu)", replicator_event_name(ev->kind), ev->what, ev->path,
                  ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
 }
 

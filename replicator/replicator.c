@@ -341,7 +341,7 @@ static void check_stalled(struct replicator *r, uint64_t now)
 /* ---- the check (check.c, docs/replicator.md) ---- */
 
 #define CHECK_QUIET_NS (2000ull * 1000000u)     /* the journal quiet this long: check */
-#define CHECK_ROUNDS 3                          /* repairs of one directory in a row, at most */
+#define CHECK_ROUNDS 5                          /* rounds with repairs in a row, at most */
 #define CHECK_SET_MAX 16384
 
 struct check_found {
@@ -508,6 +508,16 @@ static void run_check(struct replicator *r, int jfd)
         r->stats.check_unrepaired += left;
         r->stats.check_skipped += skipped;
         r->last_check_ns = mono_ns();
+        /* said before a sync waiting for the check returns */
+        pthread_mutex_unlock(&r->lock);
+        for (size_t i = 0; i < f.n; i++) {
+                char what[192];
+
+                snprintf(what, sizeof(what), "%s the source after its records were applied (%s)%s",
+                         left ? "still differs from" : "differed from", f.whats[i], left ? ", left" : ", repaired");
+                event(r, REPLICATOR_EVENT_CHECK, f.paths[i], left ? -EIO : 0, what, seq);
+        }
+        pthread_mutex_lock(&r->lock);
         if (!deferred && !repairs) {
                 /* what was read up to @seq is checked, but for directories
                  * changing now (noted again) */
@@ -516,15 +526,6 @@ static void run_check(struct replicator *r, int jfd)
                 if (r->reading_done)
                         wake_syncer(r);
         }
-        pthread_mutex_unlock(&r->lock);
-        for (size_t i = 0; i < f.n; i++) {
-                char what[160];
-
-                snprintf(what, sizeof(what), "%s: %s after its records were applied", left ? "still differs" : "differed",
-                         f.whats[i]);
-                event(r, REPLICATOR_EVENT_CHECK, f.paths[i], left ? -EIO : 0, what, seq);
-        }
-        pthread_mutex_lock(&r->lock);
         found_clear(&f);
         free(f.paths);
         free(f.whats);
@@ -780,6 +781,17 @@ static void *syncer_main(void *arg)
 }
 
 /* ---- the API ---- */
+
+const char *replicator_event_name(enum replicator_event_kind kind)
+{
+        static const char *const names[] = {
+                [REPLICATOR_EVENT_RETRY] = "retry", [REPLICATOR_EVENT_DEAD_LETTER] = "dead letter",
+                [REPLICATOR_EVENT_EVENTS_LOST] = "events lost", [REPLICATOR_EVENT_ERROR] = "error",
+                [REPLICATOR_EVENT_STALLED] = "stalled", [REPLICATOR_EVENT_CHECK] = "check",
+        };
+
+        return (unsigned)kind < sizeof(names) / sizeof(*names) && names[kind] ? names[kind] : "";
+}
 
 static int count_dead_letter(void *userdata, const struct journal_dead_letter *d)
 {

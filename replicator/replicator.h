@@ -54,6 +54,9 @@ struct replicator_event {
 
 typedef void (*replicator_event_fn)(void *userdata, const struct replicator_event *ev);
 
+/* "retry", "dead letter", "events lost", "error", "stalled", "check"; "" when unknown. */
+const char *replicator_event_name(enum replicator_event_kind kind);
+
 struct replicator_options {
         int source_fd;                  /* source root directory (read only) */
         int target_fd;                  /* target root directory */

@@ -264,6 +264,9 @@ for mode in on off; do
                         compare "$T/src7$mode" "$T/tgt7$mode"
                 check "check=on: five entries repaired, counted in the status" \
                         test "$(mfs_status_field "$sock" check_repairs)" = 5
+                check "check=on: each repair logged, with what differed" grep -q \
+                        "replicator check: differed from the source after its records were applied (mode 0600, the source's 0644), repaired 'c/a'" \
+                        "$MFS_TMP/daemon.log"
                 check "check=on: mirrorfsctl status shows the check" bash -c \
                         "'$CTL' --socket '$sock' status | grep -q 'check .* 5 entries repaired, 0 left different'"
         else

@@ -60,11 +60,10 @@ static void usage(FILE *f)
 
 static void on_event(void *userdata, const struct replicator_event *ev)
 {
-        static const char *const kinds[] = { "", "retry", "dead letter", "events lost", "error", "stalled", "check" };
 
         (void)userdata;
         log_msg(ev->kind == REPLICATOR_EVENT_RETRY || ev->kind == REPLICATOR_EVENT_STALLED ? LOG_WARNING : LOG_ERR, "%s: %s '%s'%s%s (seq %llu)",
-                kinds[ev->kind], ev->what, ev->path, ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "",
+                replicator_event_name(ev->kind), ev->what, ev->path, ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "",
                 (unsigned long long)ev->seq);
 }
 
