@@ -440,15 +440,14 @@ static bool journal_grew(int jfd)
  * CHECK_ROUNDS rounds in a row with repairs, what still differs is left.
  * Records appended meanwhile (@jfd readable; -1: not followed) may explain
  * what differs: nothing is reported then, the directories are checked again
- * once they are applied; and they go first: the round stops at the next
- * directory (one directory's comparison is the longest they wait).
+ * once they are applied.
  */
 static void run_check(struct replicator *r, int jfd)
 {
         struct check_set *todo = r->checks, *again = NULL;
         uint64_t seq = r->read_seq, dirs = 0, repairs = 0, left = 0, skipped = check_set_skipped(todo);
         struct check_found f = { 0 };
-        bool deferred, interrupted = false;
+        bool deferred;
         char *dir;
         int e;
 
@@ -480,22 +479,13 @@ static void run_check(struct replicator *r, int jfd)
                         check_set_add(again, dir);
                 }
                 free(dir);
-                if (journal_grew(jfd)) {
-                        /* changes come: they go first; the rest waits for
-                         * the next quiet moment */
-                        while ((dir = check_set_take(todo))) {
-                                check_set_add(again, dir);
-                                free(dir);
-                        }
-                        interrupted = true;
-                }
         }
         pthread_mutex_lock(&r->lock);
         if (e < 0 || f.error < 0) {
                 /* out of memory: the directories not compared are not checked */
                 r->stats.last_error = e < 0 ? e : f.error;
         }
-        deferred = interrupted || (f.n && journal_grew(jfd));
+        deferred = f.n && journal_grew(jfd);
         if (deferred) {
                 found_clear(&f);        /* not reported; checked again (below) */
         } else if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
