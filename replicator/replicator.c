@@ -266,9 +266,8 @@ static void *worker_main(void *arg)
                 pthread_cond_broadcast(&r->work);
                 if (r->sync_waiters || (r->reading_done && plan_empty(r->plan)))
                         wake_syncer(r);
-                if (r->checks && check_set_count(r->checks) && plan_empty(r->plan) &&
-                    (r->sync_waiters || r->reading_done || r->check_round))
-                        wake_reader(r);         /* the check runs now (else at a quiet moment) */
+                if (r->checks && check_set_count(r->checks) && plan_empty(r->plan))
+                        wake_reader(r);         /* the check may run */
         }
         r->active--;
         w->exited = true;
