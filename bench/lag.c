@@ -169,6 +169,14 @@ int main(int argc, char **argv)
                 }
                 lat[seen++] = r.seen[i] > r.closed[i] ? (double)(r.seen[i] - r.closed[i]) / 1e9 : 0;
         }
+        if (getenv("LAG_TRACE")) {      /* each file: close and mirrored times, for plots */
+                FILE *f = fopen(getenv("LAG_TRACE"), "w");
+
+                for (i = 0; f && i < r.n; i++)
+                        fprintf(f, "%u %.6f %.6f\n", i, r.closed[i] / 1e9, r.seen[i] / 1e9);
+                if (f)
+                        fclose(f);
+        }
         qsort(lat, seen, sizeof(*lat), cmp);
         printf("rate %.0f files/s, %u files: median %.3f s, p99 %.3f s, max %.3f s, never seen %u\n", r.rate, r.n,
                seen ? lat[(seen - 1) / 2] : 0, seen ? lat[seen - 1 - seen / 100] : 0, seen ? lat[seen - 1] : 0,

@@ -421,7 +421,8 @@ static int join(const char *dir, const char *name, char **ret)
 /*
  * Compare entry @name (NULL: the directories themselves) of @sfd and @tfd.
  * An entry the source changed meanwhile (its ctime moved, or it came or
- * went) is not reported.  1 when reported, 0 when not, -errno.
+ * went) is not reported.  1 when reported and counted (@fn said so), 0 when
+ * not, -errno.
  */
 static int compare(int sfd, int tfd, const char *dir, const char *name, check_differs_fn fn, void *arg)
 {
@@ -456,10 +457,11 @@ static int compare(int sfd, int tfd, const char *dir, const char *name, check_di
                 return r;
         /* a directory on both sides: its attributes only (a walk of it
          * would compare the whole subtree beneath) */
-        fn(arg, path, what, !has_s || !has_t || (s1.st_mode & S_IFMT) != (t.st_mode & S_IFMT) ||
-                                !S_ISDIR(s1.st_mode));
+        r = fn(arg, path, what,
+               !has_s || !has_t || (s1.st_mode & S_IFMT) != (t.st_mode & S_IFMT) || !S_ISDIR(s1.st_mode),
+               has_s ? &s1 : NULL, has_t ? &t : NULL);
         free(path);
-        return 1;
+        return r;
 }
 
 int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn, void *arg, bool *moving)
@@ -483,10 +485,8 @@ int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn
                  * parent's check says so when the parent was touched; say
                  * it here for when it was not. */
                 r = tfd == -ENOENT || tfd == -ENOTDIR || tfd == -ELOOP ? 0 : tfd;
-                if (r == 0 && fstat(sfd, &after) == 0 && same_ts(&before.st_ctim, &after.st_ctim) && *dir) {
-                        fn(arg, dir, tfd == -ENOENT ? "missing" : "type", true);
-                        found = 1;
-                }
+                if (r == 0 && fstat(sfd, &after) == 0 && same_ts(&before.st_ctim, &after.st_ctim) && *dir)
+                        found = fn(arg, dir, tfd == -ENOENT ? "missing" : "type", true, &before, NULL);
                 goto out;
         }
         r = list(sfd, &sn, &ns);
@@ -514,4 +514,34 @@ out:
                 close(tfd);
         close(sfd);
         return r < 0 ? r : found;
+}
+
+/* Does @name (@len bytes, not NUL-terminated) explain @path? */
+static bool names(const char *name, size_t len, const char *path, size_t plen)
+{
+        const char *slash;
+
+        /* the path itself, or a directory above it (renamed, removed) */
+        if (len <= plen && memcmp(name, path, len) == 0 && (len == plen || (len && path[len] == '/')))
+                return true;
+        /* an entry of @path (a directory): its own attributes change (the
+         * directory compared itself, or a directory among its entries) */
+        slash = memrchr(name, '/', len);
+        if (!slash)
+                return plen == 0 && len > 0;
+        return (size_t)(slash - name) == plen && memcmp(name, path, plen) == 0;
+}
+
+bool check_explains(const struct journal_record *rec, const char *path, uint64_t ino, bool linked)
+{
+        size_t plen = strlen(path);
+
+        if (rec->type == JOURNAL_EVENTS_LOST || rec->type == JOURNAL_MOUNT)
+                return true;
+        if (ino && rec->ino == ino)
+                return true;
+        if (linked && (rec->type == JOURNAL_LINK || rec->type == JOURNAL_UNLINK || rec->type == JOURNAL_RENAME))
+                return true;
+        return names(rec->path, rec->path_len, path, plen) ||
+               (rec->path2_len && names(rec->path2, rec->path2_len, path, plen));
 }

@@ -1594,6 +1594,39 @@ bool plan_empty(const struct plan *p)
                !p->parked.count;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+int plan_open_inodes(const struct plan *p, uint64_t **ret, size_t *ret_n)
+{
+        uint64_t *v = NULL;
+        size_t n = 0, cap = 0;
+
+        for (size_t i = 0; i < OPEN_BUCKETS; i++) {
+                for (const struct open_count *o = p->opens[i]; o; o = o->next) {
+                        if (n == cap) {
+                                uint64_t *w = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+                                if (!w) {
+                                        free(v);
+                                        return -ENOMEM;
+                                }
+                                v = w;
+                        }
+                        v[n++] = o->ino;
+                }
+        }
+        if (n)
+                qsort(v, n, sizeof(*v), cmp_u64);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 bool plan_caught_up(struct plan *p, uint64_t now, bool final)
 {
         struct job *j, *next;

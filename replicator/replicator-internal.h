@@ -191,6 +191,10 @@ bool plan_caught_up(struct plan *p, uint64_t now_ns, bool final);
 void plan_hurry(struct plan *p);
 /* Nothing pending at all (O(1)). */
 bool plan_empty(const struct plan *p);
+/* The source inodes open for writing as far as the records tell (a
+ * write-intent or a create for writing without its close-write yet), sorted
+ * (malloc'ed in *ret, NULL when none), their number in *ret_n.  -ENOMEM. */
+int plan_open_inodes(const struct plan *p, uint64_t **ret, size_t *ret_n);
 /* Will an exchange read but not yet carried out swap @path itself on the
  * target (@path as the source names it now: the exchange's names after the
  * renames read after it)?  (A walk must neither make what it will bring
@@ -217,8 +221,11 @@ uint64_t check_set_skipped(const struct check_set *s);
 char *check_set_take(struct check_set *s);
 
 /* @whole: the entry is to be made again (missing, another type, not a
- * directory); else a directory whose attributes only differ. */
-typedef void (*check_differs_fn)(void *arg, const char *path, const char *what, bool whole);
+ * directory); else a directory whose attributes only differ.  @src, @tgt:
+ * the entry on each side (NULL: not there).  False when the caller knows
+ * why it differs (not counted as found). */
+typedef bool (*check_differs_fn)(void *arg, const char *path, const char *what, bool whole, const struct stat *src,
+                                 const struct stat *tgt);
 /*
  * Compare directory @dir of the source (root @source_fd) and the target
  * (@target_fd): @fn for every entry that differs, and for the directory
@@ -227,6 +234,16 @@ typedef void (*check_differs_fn)(void *arg, const char *path, const char *what, 
  * records not yet read explain).  The number reported, or -errno.
  */
 int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn, void *arg, bool *moving);
+/*
+ * Could record @rec, appended while @path was compared, explain that it
+ * differed?  @ino: its inode on the source (0: not there); @linked: a
+ * regular file with other names on either side.  True when the record
+ * names @path, a directory above it, an entry of it (a directory's mtime
+ * changes with its entries) or the inode, for any link, unlink or rename
+ * when @linked (a rename over another name of it changes its link count
+ * and names neither), and for any events-lost or mount record.
+ */
+bool check_explains(const struct journal_record *rec, const char *path, uint64_t ino, bool linked);
 
 /* ---- tree.c ---- */
 

@@ -48,6 +48,33 @@ struct worker {
         bool exited;                    /* guarded by the replicator's lock */
 };
 
+/* What a round of the check found (see check_differs()). */
+struct check_finding {
+        char *path, *what;
+        bool whole;                     /* to be made again (check_differs_fn) */
+        bool self;                      /* the directory compared, itself */
+        bool linked;                    /* a regular file with other names (check_explains()) */
+        uint64_t ino;                   /* on the source, 0: not there */
+};
+
+struct check_found {
+        struct check_finding *v;
+        size_t n, cap;
+        int error;
+        const char *dir;                /* being compared */
+        uint64_t *open;                 /* source inodes open for writing, sorted */
+        size_t nopen;
+        uint64_t seq;                   /* a busy round: the records read when it began */
+        uint64_t due_ns;                /* ... and when its findings are due (monotonic) */
+};
+
+static int cmp_ino(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
 struct replicator {
         struct replicator_options opt;
         char cursor[72];
@@ -78,6 +105,9 @@ struct replicator {
         uint64_t last_read_ns;          /* monotonic: the last record read */
         uint64_t last_check_ns;         /* monotonic: the last round of the check ended */
         unsigned check_round;           /* rounds in a row that queued repairs */
+        struct check_found pending;     /* a busy round's findings, waiting (run_busy_check()) */
+        unsigned busy_round;            /* busy rounds in a row that queued repairs */
+        uint64_t busy_took_ns;          /* the last busy round took this long */
         struct replicator_stats stats;
 
         pthread_t reader, syncer_thread;
@@ -343,55 +373,85 @@ static void check_stalled(struct replicator *r, uint64_t now)
 #define CHECK_QUIET_NS (2000ull * 1000000u)     /* the journal quiet this long: check */
 #define CHECK_ROUNDS 5                          /* rounds with repairs in a row, at most */
 #define CHECK_SET_MAX 16384
+#define CHECK_BUSY_NS (1000ull * 1000000u)      /* a busy round at most this often, */
+#define CHECK_BUSY_SHARE 20                     /* nor more than 1/20 of the time, */
+#define CHECK_BUSY_BUDGET_NS (100ull * 1000000u) /* each this long at most (then one directory more) */
+#define CHECK_GRACE_NS (1000ull * 1000000u)     /* records that may explain a busy round's findings */
 
-struct check_found {
-        char **paths;
-        char **whats;
-        bool *wholes;
-        size_t n, cap;
-        int error;
-};
-
-static void check_differs(void *arg, const char *path, const char *what, bool whole)
+static bool check_differs(void *arg, const char *path, const char *what, bool whole, const struct stat *src,
+                          const struct stat *tgt)
 {
         struct check_found *f = arg;
+        uint64_t ino = src ? (uint64_t)src->st_ino : 0;
+        struct check_finding *v;
 
+        /* Open for writing: it changes with no record until its close,
+         * whose close-write has it copied as it is then (a job's log,
+         * written all day, differs from its last copy, rightly). */
+        if (ino && f->nopen && bsearch(&ino, f->open, f->nopen, sizeof(*f->open), cmp_ino))
+                return false;
         if (f->n == f->cap) {
                 size_t cap = f->cap ? 2 * f->cap : 16;
-                char **p = realloc(f->paths, cap * sizeof(*p)), **w = NULL;
-                bool *h = NULL;
 
-                if (p)
-                        f->paths = p;
-                if (p && (w = realloc(f->whats, cap * sizeof(*w))))
-                        f->whats = w;
-                if (w && (h = realloc(f->wholes, cap * sizeof(*h))))
-                        f->wholes = h;
-                if (!h) {
+                v = realloc(f->v, cap * sizeof(*v));
+                if (!v) {
                         f->error = -ENOMEM;
-                        return;
+                        return true;
                 }
+                f->v = v;
                 f->cap = cap;
         }
-        f->wholes[f->n] = whole;
-        f->paths[f->n] = strdup(path);
-        f->whats[f->n] = strdup(what);
-        if (!f->paths[f->n] || !f->whats[f->n]) {
-                free(f->paths[f->n]);
-                free(f->whats[f->n]);
+        v = &f->v[f->n];
+        *v = (struct check_finding) {
+                .path = strdup(path), .what = strdup(what), .whole = whole, .ino = ino,
+                .self = f->dir && strcmp(path, f->dir) == 0,
+                .linked = (src && S_ISREG(src->st_mode) && src->st_nlink > 1) ||
+                          (tgt && S_ISREG(tgt->st_mode) && tgt->st_nlink > 1),
+        };
+        if (!v->path || !v->what) {
+                free(v->path);
+                free(v->what);
                 f->error = -ENOMEM;
-                return;
+                return true;
         }
         f->n++;
+        return true;
 }
 
-static void found_clear(struct check_found *f)
+/* Forget findings from @from on. */
+static void found_trim(struct check_found *f, size_t from)
 {
-        for (size_t i = 0; i < f->n; i++) {
-                free(f->paths[i]);
-                free(f->whats[i]);
+        while (f->n > from) {
+                f->n--;
+                free(f->v[f->n].path);
+                free(f->v[f->n].what);
         }
-        f->n = 0;
+}
+
+static void found_free(struct check_found *f)
+{
+        found_trim(f, 0);
+        free(f->v);
+        free(f->open);
+        *f = (struct check_found) { 0 };
+}
+
+/* The directory a finding is about: compared again after a repair. */
+static void note_again(struct check_set *s, const struct check_finding *v)
+{
+        const char *slash = strrchr(v->path, '/');
+
+        if (v->self)
+                check_set_add(s, v->path);
+        else if (!slash)
+                check_set_add(s, "");
+        else {
+                char *dir = strndup(v->path, (size_t)(slash - v->path));
+
+                if (dir)
+                        check_set_add(s, dir);
+                free(dir);
+        }
 }
 
 /*
@@ -401,13 +461,15 @@ static void found_clear(struct check_found *f)
  * --once), else once the journal has been quiet for CHECK_QUIET_NS (and as
  * long since the last round: directories that changed while they were
  * compared are noted again).  With no directory to check, the records read
- * are checked already.
+ * are checked already.  Not while a busy round's findings wait for the
+ * records that may explain them.
  */
 static bool check_due(struct replicator *r)
 {
         uint64_t now;
 
-        if (!r->checks || r->paused || r->target_lost || r->eof_seq != r->read_seq || !plan_empty(r->plan))
+        if (!r->checks || r->paused || r->target_lost || r->eof_seq != r->read_seq || !plan_empty(r->plan) ||
+            r->pending.n)
                 return false;
         if (!check_set_count(r->checks)) {
                 if (r->checked_seq != r->read_seq) {
@@ -432,6 +494,18 @@ static bool journal_grew(int jfd)
         return jfd >= 0 && poll(&pf, 1, 0) > 0;
 }
 
+/* Log what a round found, repaired or @left (lock not held). */
+static void check_report(struct replicator *r, const struct check_found *f, bool left, uint64_t seq)
+{
+        for (size_t i = 0; i < f->n; i++) {
+                char what[192];
+
+                snprintf(what, sizeof(what), "%s the source after its records were applied (%s)%s",
+                         left ? "still differs from" : "differed from", f->v[i].what, left ? ", left" : ", repaired");
+                event(r, REPLICATOR_EVENT_CHECK, f->v[i].path, left ? -EIO : 0, what, seq);
+        }
+}
+
 /*
  * Lock held (dropped while comparing).  One round: every noted directory
  * compared; what differs is reported and queued for repair, and its
@@ -451,6 +525,13 @@ static void run_check(struct replicator *r, int jfd)
         int e;
 
         e = check_set_new(CHECK_SET_MAX, &r->checks);
+        if (e == 0) {
+                /* as of now: an open or a close during the round is a
+                 * record, and then nothing found is reported (below) */
+                e = plan_open_inodes(r->plan, &f.open, &f.nopen);
+                if (e < 0)
+                        r->checks = check_set_free(r->checks);
+        }
         if (e < 0) {
                 r->checks = todo;
                 r->stats.last_error = e;
@@ -461,18 +542,17 @@ static void run_check(struct replicator *r, int jfd)
         while (e == 0 && (dir = check_set_take(todo))) {
                 size_t before = f.n;
                 bool moving;
-                int n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, check_differs, &f, &moving);
+                int n;
 
+                f.dir = dir;
+                n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, check_differs, &f, &moving);
+                f.dir = NULL;
                 dirs++;
                 if (n < 0) {
                         event(r, REPLICATOR_EVENT_ERROR, dir, n, "cannot check", seq);
                 } else if (moving) {
                         /* changing now: its records say what, and note it again */
-                        while (f.n > before) {
-                                f.n--;
-                                free(f.paths[f.n]);
-                                free(f.whats[f.n]);
-                        }
+                        found_trim(&f, before);
                         check_set_add(again, dir);
                 } else if (n > 0) {
                         check_set_add(again, dir);
@@ -486,14 +566,14 @@ static void run_check(struct replicator *r, int jfd)
         }
         deferred = f.n && journal_grew(jfd);
         if (deferred) {
-                found_clear(&f);        /* not reported; checked again (below) */
+                found_trim(&f, 0);      /* not reported; checked again (below) */
         } else if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
                 left = f.n;
                 r->check_round = 0;
         } else if (f.n) {
                 r->check_round++;
                 for (size_t i = 0; i < f.n; i++)
-                        repairs += plan_repair(r->plan, f.paths[i], f.wholes[i], seq, wall_ns(), mono_ns()) == 0;
+                        repairs += plan_repair(r->plan, f.v[i].path, f.v[i].whole, seq, wall_ns(), mono_ns()) == 0;
                 pthread_cond_broadcast(&r->work);
         } else {
                 r->check_round = 0;
@@ -510,13 +590,7 @@ static void run_check(struct replicator *r, int jfd)
         r->last_check_ns = mono_ns();
         /* said before a sync waiting for the check returns */
         pthread_mutex_unlock(&r->lock);
-        for (size_t i = 0; i < f.n; i++) {
-                char what[192];
-
-                snprintf(what, sizeof(what), "%s the source after its records were applied (%s)%s",
-                         left ? "still differs from" : "differed from", f.whats[i], left ? ", left" : ", repaired");
-                event(r, REPLICATOR_EVENT_CHECK, f.paths[i], left ? -EIO : 0, what, seq);
-        }
+        check_report(r, &f, left, seq);
         pthread_mutex_lock(&r->lock);
         if (!deferred && !repairs) {
                 /* what was read up to @seq is checked, but for directories
@@ -526,12 +600,132 @@ static void run_check(struct replicator *r, int jfd)
                 if (r->reading_done)
                         wake_syncer(r);
         }
-        found_clear(&f);
-        free(f.paths);
-        free(f.whats);
-        free(f.wholes);
+        found_free(&f);
         check_set_free(todo);
         check_set_free(again);
+}
+
+/*
+ * Lock held.  The journal is never quiet for long, yet everything read is
+ * applied at this moment: a busy round may compare a few directories.  At
+ * most every CHECK_BUSY_NS and 1/CHECK_BUSY_SHARE of the time, so that the
+ * check takes a small share of the reader's time whatever the load.
+ */
+static bool busy_check_due(struct replicator *r)
+{
+        uint64_t now, rest;
+
+        if (!r->checks || r->paused || r->target_lost || r->reading_done || r->eof_seq != r->read_seq ||
+            !plan_empty(r->plan) || r->pending.n || !check_set_count(r->checks))
+                return false;
+        now = mono_ns();
+        rest = r->busy_took_ns * (CHECK_BUSY_SHARE - 1);
+        return now - r->last_check_ns >= (rest > CHECK_BUSY_NS ? rest : CHECK_BUSY_NS);
+}
+
+/*
+ * Lock held (dropped while comparing).  A busy round: noted directories
+ * compared for CHECK_BUSY_BUDGET_NS at most, while records keep coming and
+ * are applied.  What differs is not reported yet: it waits as r->pending
+ * for the records appended meanwhile (read while it waits, see
+ * check_pending_note()), which may explain it, until CHECK_GRACE_NS after
+ * the round (check_pending_due()).  A directory found alike is done.
+ */
+static void run_busy_check(struct replicator *r)
+{
+        struct check_found *f = &r->pending;
+        uint64_t start = mono_ns(), dirs = 0;
+        char *dir;
+        int e;
+
+        e = plan_open_inodes(r->plan, &f->open, &f->nopen);
+        if (e < 0) {
+                r->stats.last_error = e;
+                r->last_check_ns = mono_ns();
+                return;
+        }
+        f->seq = r->read_seq;
+        while ((dir = check_set_take(r->checks))) {
+                bool moving;
+                int n;
+
+                pthread_mutex_unlock(&r->lock);
+                f->dir = dir;
+                /* a directory changing now is compared all the same: each
+                 * entry the records name is taken out of the findings */
+                n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, check_differs, f, &moving);
+                f->dir = NULL;
+                if (n < 0)
+                        event(r, REPLICATOR_EVENT_ERROR, dir, n, "cannot check", f->seq);
+                free(dir);
+                pthread_mutex_lock(&r->lock);
+                dirs++;
+                if (mono_ns() - start >= CHECK_BUSY_BUDGET_NS)
+                        break;
+        }
+        if (f->error < 0) {
+                r->stats.last_error = f->error;
+                f->error = 0;
+        }
+        free(f->open);
+        f->open = NULL;
+        f->nopen = 0;
+        if (!f->n)
+                r->busy_round = 0;
+        r->stats.check_dirs += dirs;
+        r->last_check_ns = mono_ns();
+        r->busy_took_ns = r->last_check_ns - start;
+        f->due_ns = r->last_check_ns + CHECK_GRACE_NS;
+}
+
+/* Lock held.  A record read: the busy round's findings it may explain are
+ * dropped, their directories noted again. */
+static void check_pending_note(struct replicator *r, const struct journal_record *rec)
+{
+        struct check_found *f = &r->pending;
+
+        for (size_t i = 0; i < f->n;) {
+                if (!check_explains(rec, f->v[i].path, f->v[i].ino, f->v[i].linked)) {
+                        i++;
+                        continue;
+                }
+                note_again(r->checks, &f->v[i]);
+                free(f->v[i].path);
+                free(f->v[i].what);
+                f->v[i] = f->v[--f->n];
+        }
+}
+
+/* Lock held.  The records appended during the busy round are read (at the
+ * end of the journal, CHECK_GRACE_NS after it): what no record explains
+ * differs from the source, and is repaired (and its directory compared
+ * again), or left after CHECK_ROUNDS busy rounds in a row with repairs.
+ * True when done. */
+static bool check_pending_due(struct replicator *r)
+{
+        struct check_found *f = &r->pending;
+        uint64_t repairs = 0;
+        bool left;
+
+        if (!f->n || r->eof_seq != r->read_seq || mono_ns() < f->due_ns)
+                return false;
+        /* as run_check(): after CHECK_ROUNDS rounds in a row, left */
+        left = ++r->busy_round >= CHECK_ROUNDS;
+        if (left) {
+                r->busy_round = 0;
+                r->stats.check_unrepaired += f->n;
+        }
+        for (size_t i = 0; i < f->n && !left; i++) {
+                repairs += plan_repair(r->plan, f->v[i].path, f->v[i].whole, f->seq, wall_ns(), mono_ns()) == 0;
+                note_again(r->checks, &f->v[i]);
+        }
+        r->stats.check_repairs += repairs;
+        pthread_cond_broadcast(&r->work);
+        pthread_mutex_unlock(&r->lock);
+        check_report(r, f, left, f->seq);
+        pthread_mutex_lock(&r->lock);
+        found_trim(f, 0);
+        return true;
 }
 
 /* ---- the reader ---- */
@@ -658,6 +852,8 @@ static void *reader_main(void *arg)
                         e = plan_add(r->plan, &rec, r->last_read_ns);
                         if (e == 0 && r->checks)
                                 check_set_note(r->checks, &rec);
+                        if (e == 0 && r->pending.n)
+                                check_pending_note(r, &rec);
                         if (e == -EINVAL) {
                                 /* A path no mirror may use: never applied. */
                                 char *p = strndup(rec.path, 4096), *p2 = rec.path2_len ? strndup(rec.path2, 4096) : NULL;
@@ -698,6 +894,8 @@ static void *reader_main(void *arg)
                         wake_syncer(r);
                 if (n == READ_BATCH)
                         continue;       /* more to read */
+                if (check_pending_due(r))
+                        continue;
                 if (check_due(r)) {
                         int jfd = r->reading_done ? -1 : journal_reader_fd(rd);
 
@@ -707,13 +905,22 @@ static void *reader_main(void *arg)
                                 run_check(r, jfd);
                         continue;
                 }
+                if (busy_check_due(r)) {
+                        run_busy_check(r);
+                        continue;
+                }
                 {
                         struct pollfd pf[2] = {
                                 { .fd = journal_reader_fd(rd), .events = POLLIN },
                                 { .fd = r->wake_fd, .events = POLLIN },
                         };
-                        uint64_t drain;
+                        uint64_t drain, now = mono_ns();
                         int ms = 1000;
+
+                        if (r->pending.n)       /* its findings fall due */
+                                ms = r->pending.due_ns <= now ? 0 : (int)((r->pending.due_ns - now) / 1000000u) + 1;
+                        if (ms > 1000)
+                                ms = 1000;
 
                         if (r->reading_done)
                                 pf[0].fd = -1;
@@ -1162,6 +1369,7 @@ struct replicator *replicator_stop(struct replicator *r, int drain_ms)
         plan_free(r->plan);
         link_map_free(r->links);
         check_set_free(r->checks);
+        found_free(&r->pending);
         journal_applied_close(r->applied);
         if (r->wake_fd >= 0)
                 close(r->wake_fd);

@@ -276,4 +276,85 @@ for mode in on off; do
         fi
         mfs_umount "$T/mnt7$mode"
 done
+
+# A file held open for writing (a job's log) changes with no record until
+# its close: the target has it as of its last copy, rightly.  The check must
+# leave such a file to its close-write, not call it a repair (it did: five
+# "repairs", then "left", the replicator degraded).  A sync copies it while
+# the writer goes on, and the check then compares the directory.
+mkdir -p "$T/src8" "$T/mnt8" "$T/tgt8"
+sock=$T/sock8
+if mfs_mount "$T/src8" "$T/mnt8" "journal=$T/j8,target=$T/tgt8,socket=$sock"; then
+        exec {logfd}>"$T/mnt8/log"
+        # bounded (30 s) and ends at the first failed write: never outlives the test
+        ( end=$((SECONDS + 30)); while [ $SECONDS -lt $end ] && echo "a line of the job's log" >&"$logfd"; do :; done ) &
+        writer=$!
+        for i in 1 2 3; do
+                "$CTL" --socket "$sock" sync --timeout 60 >/dev/null
+                sleep 0.3
+        done
+        check "a file held open and written: the check repairs nothing while it is open" \
+                test "$(mfs_status_field "$sock" check_repairs)" = 0
+        left=$(mfs_status_field "$sock" check_unrepaired)
+        check "a file held open and written: nothing left different, the replicator not degraded" bash -c \
+                "[ '$left' = 0 ] && ! '$CTL' --socket '$sock' status | grep -q CHECK"
+        kill "$writer" 2>/dev/null
+        wait "$writer" 2>/dev/null
+        exec {logfd}>&-
+        check "a file held open and written: after its close, mirrorfsctl sync" "$CTL" --socket "$sock" sync --timeout 60
+        check "a file held open and written: after its close, the target equals the source" compare "$T/src8" "$T/tgt8"
+        check "a file held open and written: after its close, the check compared and repaired nothing" \
+                mfs_check_clean "$sock"
+        mfs_umount "$T/mnt8"
+else
+        not_ok "mount (a file held open)"
+fi
+
+# The journal never quiet for the 2 s a round waits for (changes every
+# 0.1 s, a new file saved by rename and an old one removed, in the
+# directory checked too), yet everything applied between the changes:
+# busy rounds compare the touched directories a few at a time and repair
+# what differs, while the records appended meanwhile keep the changes they
+# name out of the findings.
+mkdir -p "$T/src9" "$T/mnt9" "$T/tgt9"
+sock=$T/sock9
+if mfs_mount "$T/src9" "$T/mnt9" "journal=$T/j9,target=$T/tgt9,socket=$sock"; then
+        mkdir -p "$T/mnt9/c" "$T/mnt9/busy" && echo a >"$T/mnt9/c/a"
+        # a directory long enough to list that changes come while it is compared
+        (cd "$T/mnt9/c" && touch $(seq -f 'e%g' 1 3000))
+        "$CTL" --socket "$sock" sync --timeout 60 >/dev/null
+        (
+        end=$((SECONDS + 60)) i=0
+        while [ $SECONDS -lt $end ] && [ ! -e "$T/stop9" ]; do
+                i=$((i + 1))
+                { echo "$i" >"$T/mnt9/busy/new" && mv "$T/mnt9/busy/new" "$T/mnt9/busy/f$((i % 20))" &&
+                  echo "$i" >"$T/mnt9/c/w$((i % 5))" && rm -f "$T/mnt9/c/w$(((i + 2) % 5))" &&
+                  { [ ! -e "$T/mnt9/busy/f$(((i + 7) % 20))" ] || chmod 600 "$T/mnt9/busy/f$(((i + 7) % 20))"; }; } || break
+                sleep 0.1
+        done
+        ) &
+        writer=$!
+        sleep 3
+        chmod 600 "$T/tgt9/c/a"         # behind the replicator's back
+        touch "$T/mnt9/c/x"             # a record: the directory is compared
+        for ((k = 0; k < 100; k++)); do
+                [ "$(stat -c %a "$T/tgt9/c/a")" = 644 ] && break
+                sleep 0.2
+        done
+        check "never quiet: an entry changed behind the replicator's back is repaired while changes go on" \
+                test "$(stat -c %a "$T/tgt9/c/a")" = 644
+        check "never quiet: the journal was written all along (the writer still runs)" kill -0 "$writer"
+        repairs=$(mfs_status_field "$sock" check_repairs)
+        check "never quiet: the changes made meanwhile were not taken for differences (repairs: $repairs, 1 expected)" \
+                test "$repairs" = 1
+        touch "$T/stop9"
+        wait "$writer" 2>/dev/null
+        check "never quiet: mirrorfsctl sync" "$CTL" --socket "$sock" sync --timeout 60
+        check "never quiet: the target equals the source" compare "$T/src9" "$T/tgt9"
+        repairs=$(mfs_status_field "$sock" check_repairs)
+        check "never quiet: still that one repair after the sync ($repairs)" test "$repairs" = 1
+        mfs_umount "$T/mnt9"
+else
+        not_ok "mount (never quiet)"
+fi
 tap_done

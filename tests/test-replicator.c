@@ -3918,17 +3918,24 @@ struct found {
         char whats[16][128];
         bool wholes[16];
         unsigned n;
+        uint64_t known_ino;     /* an inode whose differences the caller explains */
 };
 
-static void on_differs(void *arg, const char *path, const char *what, bool whole)
+static bool on_differs(void *arg, const char *path, const char *what, bool whole, const struct stat *src,
+                       const struct stat *tgt)
 {
         struct found *f = arg;
+        uint64_t ino = src ? (uint64_t)src->st_ino : 0;
 
+        (void)tgt;
+        if (ino && ino == f->known_ino)
+                return false;
         ck_assert_uint_lt(f->n, 16);
         f->wholes[f->n] = whole;
         snprintf(f->paths[f->n], sizeof(f->paths[0]), "%s", path);
         snprintf(f->whats[f->n], sizeof(f->whats[0]), "%s", what);
         f->n++;
+        return true;
 }
 
 /* What check_dir() reports for @dir, in order, as "path: what; ...". */
@@ -4017,6 +4024,107 @@ START_TEST(test_check_finds_what_differs)
         make_file(t.tgt, "d/sub", "");
         ck_assert_str_eq(checked(&t, "d"), "d/sub: type");
         trees_free(&t);
+}
+END_TEST
+
+/* An entry whose difference the caller explains (a file open for writing)
+ * is neither reported nor counted: with nothing else, the directory's own
+ * attributes are compared, and the directory is not checked again. */
+START_TEST(test_check_leaves_what_the_caller_explains)
+{
+        struct found f = { .n = 0 };
+        struct trees t;
+        struct stat st;
+        bool moving;
+
+        trees_init(&t);
+        twin_trees(&t);
+        make_file(t.src, "d/f", "data, and more written since its copy");
+        set_mtime(t.src, "d/f", 1000);
+        ck_assert_int_eq(fstatat(t.src, "d/f", &st, AT_SYMLINK_NOFOLLOW), 0);
+        f.known_ino = (uint64_t)st.st_ino;
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", on_differs, &f, &moving), 0);
+        ck_assert_uint_eq(f.n, 0);
+        set_mtime(t.tgt, "d", 2000);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", on_differs, &f, &moving), 1);
+        ck_assert_str_eq(f.paths[0], "d");
+        f.n = 0;
+        f.known_ino = 0;        /* not explained: reported */
+        set_mtime(t.tgt, "d", 1000);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", on_differs, &f, &moving), 1);
+        ck_assert_str_eq(f.paths[0], "d/f");
+        trees_free(&t);
+}
+END_TEST
+
+/* The inodes open for writing, as the records tell: a write-intent or a
+ * create for writing until its close-write. */
+START_TEST(test_plan_open_inodes)
+{
+        struct plan *p = new_plan();
+        struct journal_record rec = { .type = JOURNAL_CREATE, .seq = ++seqno, .path = "new", .path2 = "",
+                                      .path_len = 3, .ino = 5, .aux = O_WRONLY };
+        uint64_t *v;
+        size_t n;
+
+        ck_assert_int_eq(plan_open_inodes(p, &v, &n), 0);
+        ck_assert_uint_eq(n, 0);
+        free(v);
+        ck_assert_int_eq(add(p, JOURNAL_WRITE_INTENT, "log", NULL, 9, 1000 * MS), 0);
+        ck_assert_int_eq(add(p, JOURNAL_WRITE_INTENT, "log", NULL, 9, 1000 * MS), 0);
+        ck_assert_int_eq(plan_add(p, &rec, 1000 * MS), 0);
+        ck_assert_int_eq(add(p, JOURNAL_WRITE_INTENT, "other", NULL, 7, 1000 * MS), 0);
+        ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "other", NULL, 7, 1000 * MS), 0);
+        ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "log", NULL, 9, 1000 * MS), 0);
+        ck_assert_int_eq(plan_open_inodes(p, &v, &n), 0);
+        ck_assert_uint_eq(n, 2);                /* sorted; "log" open twice, closed once */
+        ck_assert_uint_eq(v[0], 5);
+        ck_assert_uint_eq(v[1], 9);
+        free(v);
+        ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "log", NULL, 9, 1000 * MS), 0);
+        ck_assert_int_eq(plan_open_inodes(p, &v, &n), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(v[0], 5);
+        free(v);
+        plan_free(p);
+}
+END_TEST
+
+/* Which records appended while a directory was compared explain a finding. */
+START_TEST(test_check_explains)
+{
+        struct journal_record rec = { .type = JOURNAL_CLOSE_WRITE, .ino = 9 };
+
+#define REC(p, p2) (rec.path = (p), rec.path_len = (uint16_t)strlen(p), rec.path2 = (p2), \
+                    rec.path2_len = (uint16_t)strlen(p2), &rec)
+        ck_assert(check_explains(REC("d/f", ""), "d/f", 5, false));             /* the path */
+        ck_assert(!check_explains(REC("d/g", ""), "d/f", 5, false));            /* another entry */
+        ck_assert(!check_explains(REC("d/f2", ""), "d/f", 5, false));
+        ck_assert(check_explains(REC("d", "e"), "d/f", 5, false));              /* a directory above, renamed */
+        ck_assert(check_explains(REC("x/y", "d/f"), "d/f", 5, false));          /* renamed onto it */
+        ck_assert(!check_explains(REC("dd", ""), "d/f", 5, false));
+        ck_assert(check_explains(REC("d/g", ""), "d/f", 9, false));             /* the inode (a hard link) */
+        ck_assert(!check_explains(REC("d/g", ""), "d/f", 0, false));
+        rec.ino = 0;
+        /* a directory's attributes (the one compared, or one of its
+         * entries): any entry of it, not deeper */
+        ck_assert(check_explains(REC("d/g", ""), "d", 5, false));
+        ck_assert(check_explains(REC("d/f/x", ""), "d/f", 5, false));           /* git gc: objects/xx pruned */
+        ck_assert(!check_explains(REC("d/g/h", ""), "d", 5, false));
+        ck_assert(!check_explains(REC("e/g", ""), "d", 5, false));
+        ck_assert(check_explains(REC("g", ""), "", 5, false));                  /* the root */
+        ck_assert(!check_explains(REC("d/g", ""), "", 5, false));
+        ck_assert(check_explains(REC("", ""), "", 5, false));                   /* the root itself */
+        /* a file with other names: any link, unlink or rename (a rename
+         * over one of its names changes its link count, naming neither) */
+        rec.type = JOURNAL_RENAME;
+        ck_assert(check_explains(REC("x", "y"), "d/f", 5, true));
+        ck_assert(!check_explains(REC("x", "y"), "d/f", 5, false));
+        rec.type = JOURNAL_CLOSE_WRITE;
+        ck_assert(!check_explains(REC("x", ""), "d/f", 5, true));
+        rec.type = JOURNAL_EVENTS_LOST;                                  /* anything may have changed */
+        ck_assert(check_explains(REC("", ""), "d/f", 5, false));
+#undef REC
 }
 END_TEST
 
@@ -4134,6 +4242,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_plan_always_drains);
         tcase_add_test(t, test_max_hold);
         tcase_add_test(t, test_held_while_open);
+        tcase_add_test(t, test_plan_open_inodes);
         tcase_add_test(t, test_rename_moves_queued_work);
         tcase_add_test(t, test_directory_rename_barrier);
         tcase_add_test(t, test_exchange_swaps_work);
@@ -4228,6 +4337,8 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_note_over_a_gone_copy_at_once);
         tcase_add_test(t, test_join_by_file_handle);
         tcase_add_test(t, test_check_finds_what_differs);
+        tcase_add_test(t, test_check_leaves_what_the_caller_explains);
+        tcase_add_test(t, test_check_explains);
         tcase_add_test(t, test_check_repairs_converge);
         tcase_add_test(t, test_check_repairs_directory_attributes_only);
         tcase_add_test(t, test_check_set_follows_renames);
