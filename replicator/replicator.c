@@ -625,9 +625,9 @@ static bool busy_check_due(struct replicator *r)
 
 /*
  * Lock held (dropped while comparing).  A busy round: noted directories
- * compared for CHECK_BUSY_BUDGET_NS at most, while records keep coming and
- * are applied.  What differs is not reported yet: it waits as r->pending
- * for the records appended meanwhile (read while it waits, see
+ * compared for CHECK_BUSY_BUDGET_NS at most, while records keep being
+ * appended (read after the round).  What differs is not reported yet: it
+ * waits as r->pending for the records appended meanwhile (see
  * check_pending_note()), which may explain it, until CHECK_GRACE_NS after
  * the round (check_pending_due()).  A directory found alike is done.
  */
