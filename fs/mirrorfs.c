@@ -167,6 +167,17 @@ static void replicator_event(void *userdata, const struct replicator_event *ev)
                  ev->error ? ": " : "", ev->error ? strerror(-ev->error) : "", (unsigned long long)ev->seq);
 }
 
+/* The journal holds records it could not write yet (a full disk): the
+ * replicator's check waits for them. */
+static bool journal_behind(void *userdata)
+{
+        struct fs *fs = userdata;
+        struct journal_stats js;
+
+        journal_get_stats(fs->journal, &js);
+        return js.held > 0;
+}
+
 static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p, char *err)
 {
         struct journal_options jo = {
@@ -248,6 +259,7 @@ static int start(struct fs *fs, struct fuse_args *args, const struct fs_paths *p
                         .retention_s = fs->opt.retention_s,
                         .no_check = !fs->opt.check,
                         .on_event = replicator_event,
+                        .journal_behind = journal_behind,
                         .userdata = fs,
                 };
 

@@ -378,6 +378,12 @@ static void check_stalled(struct replicator *r, uint64_t now)
 #define CHECK_BUSY_BUDGET_NS (100ull * 1000000u) /* each this long at most (then one directory more) */
 #define CHECK_GRACE_NS (1000ull * 1000000u)     /* records that may explain a busy round's findings */
 
+/* Changes made that the journal does not hold yet? */
+static bool journal_behind(const struct replicator *r)
+{
+        return r->opt.journal_behind && r->opt.journal_behind(r->opt.userdata);
+}
+
 static bool check_differs(void *arg, const char *path, const char *what, bool whole, const struct stat *src,
                           const struct stat *tgt)
 {
@@ -480,6 +486,8 @@ static bool check_due(struct replicator *r)
                 }
                 return false;
         }
+        if (journal_behind(r))
+                return false;
         if (r->check_round || ((r->sync_waiters || r->reading_done) && r->checked_seq < r->read_seq))
                 return true;
         now = mono_ns();
@@ -564,7 +572,7 @@ static void run_check(struct replicator *r, int jfd)
                 /* out of memory: the directories not compared are not checked */
                 r->stats.last_error = e < 0 ? e : f.error;
         }
-        deferred = f.n && journal_grew(jfd);
+        deferred = f.n && (journal_grew(jfd) || journal_behind(r));
         if (deferred) {
                 found_trim(&f, 0);      /* not reported; checked again (below) */
         } else if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
@@ -616,7 +624,7 @@ static bool busy_check_due(struct replicator *r)
         uint64_t now, rest;
 
         if (!r->checks || r->paused || r->target_lost || r->reading_done || r->eof_seq != r->read_seq ||
-            !plan_empty(r->plan) || r->pending.n || !check_set_count(r->checks))
+            !plan_empty(r->plan) || r->pending.n || !check_set_count(r->checks) || journal_behind(r))
                 return false;
         now = mono_ns();
         rest = r->busy_took_ns * (CHECK_BUSY_SHARE - 1);
@@ -709,6 +717,13 @@ static bool check_pending_due(struct replicator *r)
 
         if (!f->n || r->eof_seq != r->read_seq || mono_ns() < f->due_ns)
                 return false;
+        if (journal_behind(r)) {
+                /* records to come may explain any of it: compared again later */
+                for (size_t i = 0; i < f->n; i++)
+                        note_again(r->checks, &f->v[i]);
+                found_trim(f, 0);
+                return true;
+        }
         /* as run_check(): after CHECK_ROUNDS rounds in a row, left */
         left = ++r->busy_round >= CHECK_ROUNDS;
         if (left) {
@@ -1072,6 +1087,13 @@ int replicator_start(const struct replicator_options *opt, struct replicator **r
         e = journal_cursor_load(opt->journal_fd, r->cursor, &cursor);
         if (e < 0 && e != -ENOENT)
                 goto fail;
+        /* A cursor file from the start: on a journal file system that
+         * fills up, storing the cursor falls back to overwriting its block
+         * (journal_cursor_store()), and without one the cursor could never
+         * move, nothing be trimmed, and the journal stay full.  (Full
+         * already: the stores retry.) */
+        if (e == -ENOENT)
+                (void)journal_cursor_store(opt->journal_fd, r->cursor, cursor);
         r->applied_seq = cursor;
         r->moved_ns = mono_ns();
         r->stats.applied_seq = cursor;

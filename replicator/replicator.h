@@ -73,6 +73,10 @@ struct replicator_options {
         uint64_t retention_s;           /* journal archive retention for trimming (0: delete) */
         bool once;                      /* stop at the end of the journal as it was at start */
         bool no_check;                  /* do not check the directories the records touched */
+        /* True while changes were made that the journal does not hold yet
+         * (its writer holds records it could not write: a full disk): the
+         * check waits, as what it would find is theirs.  NULL: never. */
+        bool (*journal_behind)(void *userdata);
         replicator_event_fn on_event;
         void *userdata;
 };

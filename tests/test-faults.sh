@@ -314,6 +314,7 @@ assert st["journal"]["error"] == "ENOSPC", st["journal"]' "$jstate"
         check "journal full: once there is room, everything converges" \
                 "$MFS_BUILD/tools/mirrorfsctl" --socket "$JF/sock" sync --timeout 120
         check "journal full: target equals source" python3 "$here/treecmp.py" "$JF/src" "$JF/tgt"
+        check "journal full: the check repaired nothing" mfs_check_clean "$JF/sock"
         check "journal full: nothing was lost (no events-lost, nothing held)" python3 -c '
 import json, subprocess, sys
 st = json.loads(subprocess.check_output([sys.argv[1], "--socket", sys.argv[2], "status", "--json"]))
@@ -344,6 +345,10 @@ for i in range(12000):
         check "journal full while paused: resumed, it converges by itself" \
                 "$MFS_BUILD/tools/mirrorfsctl" --socket "$JP/sock" sync --timeout 120
         check "journal full while paused: target equals source" python3 "$here/treecmp.py" "$JP/src" "$JP/tgt"
+        # the files whose records the mount held in memory are no bug of the
+        # replicator: its check waits for them (it took 6,539 of them for
+        # repairs, and once ran out the sync's 120 s)
+        check "journal full while paused: the check repaired nothing" mfs_check_clean "$JP/sock"
         mfs_umount "$JP/mnt"
 else
         not_ok "mount (journal full while paused)"
