@@ -172,10 +172,12 @@ int main(int argc, char **argv)
         if (getenv("LAG_TRACE")) {      /* each file: close and mirrored times, for plots */
                 FILE *f = fopen(getenv("LAG_TRACE"), "w");
 
+                if (!f)
+                        fprintf(stderr, "lag: cannot write LAG_TRACE '%s': %s\n", getenv("LAG_TRACE"), strerror(errno));
                 for (i = 0; f && i < r.n; i++)
                         fprintf(f, "%u %.6f %.6f\n", i, r.closed[i] / 1e9, r.seen[i] / 1e9);
-                if (f)
-                        fclose(f);
+                if (f && fclose(f) != 0)
+                        fprintf(stderr, "lag: cannot write LAG_TRACE '%s': %s\n", getenv("LAG_TRACE"), strerror(errno));
         }
         qsort(lat, seen, sizeof(*lat), cmp);
         printf("rate %.0f files/s, %u files: median %.3f s, p99 %.3f s, max %.3f s, never seen %u\n", r.rate, r.n,

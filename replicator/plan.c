@@ -1627,6 +1627,11 @@ int plan_open_inodes(const struct plan *p, uint64_t **ret, size_t *ret_n)
         return 0;
 }
 
+bool plan_inodes_have(const uint64_t *v, size_t n, uint64_t ino)
+{
+        return n && bsearch(&ino, v, n, sizeof(*v), cmp_u64);
+}
+
 bool plan_caught_up(struct plan *p, uint64_t now, bool final)
 {
         struct job *j, *next;

@@ -195,6 +195,8 @@ bool plan_empty(const struct plan *p);
  * write-intent or a create for writing without its close-write yet), sorted
  * (malloc'ed in *ret, NULL when none), their number in *ret_n.  -ENOMEM. */
 int plan_open_inodes(const struct plan *p, uint64_t **ret, size_t *ret_n);
+/* Is @ino among the @n sorted inodes @v (as plan_open_inodes() gives)? */
+bool plan_inodes_have(const uint64_t *v, size_t n, uint64_t ino);
 /* Will an exchange read but not yet carried out swap @path itself on the
  * target (@path as the source names it now: the exchange's names after the
  * renames read after it)?  (A walk must neither make what it will bring

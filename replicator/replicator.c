@@ -68,13 +68,6 @@ struct check_found {
         uint64_t due_ns;                /* ... and when its findings are due (monotonic) */
 };
 
-static int cmp_ino(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-        return x < y ? -1 : x > y;
-}
-
 struct replicator {
         struct replicator_options opt;
         char cursor[72];
@@ -394,7 +387,7 @@ static bool check_differs(void *arg, const char *path, const char *what, bool wh
         /* Open for writing: it changes with no record until its close,
          * whose close-write has it copied as it is then (a job's log,
          * written all day, differs from its last copy, rightly). */
-        if (ino && f->nopen && bsearch(&ino, f->open, f->nopen, sizeof(*f->open), cmp_ino))
+        if (ino && plan_inodes_have(f->open, f->nopen, ino))
                 return false;
         if (f->n == f->cap) {
                 size_t cap = f->cap ? 2 * f->cap : 16;

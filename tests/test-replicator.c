@@ -4080,6 +4080,8 @@ START_TEST(test_plan_open_inodes)
         ck_assert_uint_eq(n, 2);                /* sorted; "log" open twice, closed once */
         ck_assert_uint_eq(v[0], 5);
         ck_assert_uint_eq(v[1], 9);
+        ck_assert(plan_inodes_have(v, n, 9) && plan_inodes_have(v, n, 5) && !plan_inodes_have(v, n, 7));
+        ck_assert(!plan_inodes_have(NULL, 0, 9));
         free(v);
         ck_assert_int_eq(add(p, JOURNAL_CLOSE_WRITE, "log", NULL, 9, 1000 * MS), 0);
         ck_assert_int_eq(plan_open_inodes(p, &v, &n), 0);
