@@ -1344,6 +1344,10 @@ void replicator_get_stats(struct replicator *r, struct replicator_stats *ret)
                 r->stats.oldest_runs = j ? j->runs : 0;
         }
         *ret = r->stats;
+        /* and those not noted since the last round that took the set: a
+         * never-quiet journal has only busy rounds, which leave it */
+        if (r->checks)
+                ret->check_skipped += check_set_skipped(r->checks);
         pthread_mutex_unlock(&r->lock);
 }
 
