@@ -464,7 +464,8 @@ static int compare(int sfd, int tfd, const char *dir, const char *name, check_di
         return r;
 }
 
-int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn, void *arg, bool *moving)
+int check_dir(int source_fd, int target_fd, const char *dir, off_t max_size, check_differs_fn fn, void *arg,
+              bool *moving)
 {
         char **sn = NULL, **tn = NULL;
         size_t ns = 0, nt = 0, i = 0, k = 0;
@@ -477,6 +478,10 @@ int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn
                 return sfd == -ENOENT || sfd == -ENOTDIR || sfd == -ELOOP || sfd == -EXDEV ? 0 : sfd;
         if (fstat(sfd, &before) < 0) {
                 r = -errno;
+                goto out;
+        }
+        if (max_size && before.st_size > max_size) {
+                r = -EFBIG;     /* too long to compare now: not listed */
                 goto out;
         }
         tfd = open_beneath(target_fd, dir);

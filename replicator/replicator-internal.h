@@ -233,9 +233,13 @@ typedef bool (*check_differs_fn)(void *arg, const char *path, const char *what, 
  * (@target_fd): @fn for every entry that differs, and for the directory
  * itself when its entries do not.  *moving: the source directory changed
  * while it was compared (what was reported may be its changes, which
- * records not yet read explain).  The number reported, or -errno.
+ * records not yet read explain).  The number reported, or -errno;
+ * -EFBIG, nothing compared, when @max_size (0: no limit) is less than the
+ * size of the source directory (its entries' bytes: a directory that would
+ * take long to compare).
  */
-int check_dir(int source_fd, int target_fd, const char *dir, check_differs_fn fn, void *arg, bool *moving);
+int check_dir(int source_fd, int target_fd, const char *dir, off_t max_size, check_differs_fn fn, void *arg,
+              bool *moving);
 /*
  * Could record @rec, appended while @path was compared, explain that it
  * differed?  @ino: its inode on the source (0: not there); @linked: a
