@@ -29,6 +29,7 @@ struct check_set {
         size_t count, max;
         uint64_t skipped;
         char *last_skipped;             /* counted once while noted again and again */
+        bool unsorted;                  /* noted since the last compact(): may hold a path twice */
 };
 
 int check_set_new(size_t max, struct check_set **ret)
@@ -80,6 +81,7 @@ static void compact(struct check_set *s)
                         s->dirs[n++] = s->dirs[i];
         }
         s->count = n;
+        s->unsorted = false;
 }
 
 static void add_n(struct check_set *s, const char *dir, size_t len)
@@ -100,6 +102,7 @@ static void add_n(struct check_set *s, const char *dir, size_t len)
                 return;
         }
         s->dirs[s->count++] = d;
+        s->unsorted = true;
 }
 
 void check_set_add(struct check_set *s, const char *dir)
@@ -145,6 +148,7 @@ static void moved(struct check_set *s, const char *from, const char *to, bool ex
                         continue;       /* kept under its old name: checked there */
                 free(s->dirs[i]);
                 s->dirs[i] = q;
+                s->unsorted = true;     /* it may now equal another */
         }
 }
 
@@ -172,6 +176,10 @@ uint64_t check_set_skipped(const struct check_set *s)
 
 char *check_set_take(struct check_set *s)
 {
+        /* A directory noted again after others (a file in it closed every
+         * second among other changes) is taken once: compared once a round. */
+        if (s->unsorted)
+                compact(s);
         return s->count ? s->dirs[--s->count] : NULL;
 }
 

@@ -219,7 +219,8 @@ void check_set_add(struct check_set *s, const char *dir);
 void check_set_note(struct check_set *s, const struct journal_record *rec);
 size_t check_set_count(const struct check_set *s);
 uint64_t check_set_skipped(const struct check_set *s);
-/* One noted directory (malloc'ed), NULL when none is left. */
+/* One noted directory (malloc'ed), NULL when none is left; each path
+ * once, however often it was noted. */
 char *check_set_take(struct check_set *s);
 
 /* @whole: the entry is to be made again (missing, another type, not a
