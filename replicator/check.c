@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #define TMP_PREFIX ".mirrorfs.tmp."
 #define RECENT 8        /* the last paths noted, not noted twice */
+#define CHECK_POLL_EVERY 256    /* entries compared between looks at check_limits.stop_fd */
 
 struct check_set {
         char **dirs;
@@ -196,8 +198,17 @@ static int open_beneath(int root, const char *path)
         return fd < 0 ? -errno : fd;
 }
 
-/* The names in @fd, sorted (temporary names left out). */
-static int list(int fd, char ***ret, size_t *ret_n)
+/* Is @fd readable (someone wants the caller back)?  Never when -1. */
+static bool stop_asked(int fd)
+{
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* The names in @fd, sorted (temporary names left out); -EINTR as soon as
+ * @stop_fd (-1: none) is readable. */
+static int list(int fd, int stop_fd, char ***ret, size_t *ret_n)
 {
         char **names = NULL;
         size_t n = 0, cap = 0;
@@ -217,6 +228,10 @@ static int list(int fd, char ***ret, size_t *ret_n)
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
                     !strncmp(de->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1))
                         continue;
+                if (n % (CHECK_POLL_EVERY * 4) == CHECK_POLL_EVERY * 4 - 1 && stop_asked(stop_fd)) {
+                        r = -EINTR;
+                        break;
+                }
                 if (n == cap) {
                         char **m = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*names));
 
@@ -472,11 +487,13 @@ static int compare(int sfd, int tfd, const char *dir, const char *name, check_di
         return r;
 }
 
-int check_dir(int source_fd, int target_fd, const char *dir, off_t max_size, check_differs_fn fn, void *arg,
-              bool *moving)
+int check_dir(int source_fd, int target_fd, const char *dir, const struct check_limits *lim, check_differs_fn fn,
+              void *arg, bool *moving)
 {
+        off_t max_size = lim ? lim->max_size : 0;
+        int stop_fd = lim ? lim->stop_fd : -1;
         char **sn = NULL, **tn = NULL;
-        size_t ns = 0, nt = 0, i = 0, k = 0;
+        size_t ns = 0, nt = 0, i = 0, k = 0, n = 0;
         struct stat before, after;
         int sfd, tfd = -1, r, found = 0;
 
@@ -502,13 +519,19 @@ int check_dir(int source_fd, int target_fd, const char *dir, off_t max_size, che
                         found = fn(arg, dir, tfd == -ENOENT ? "missing" : "type", true, &before, NULL);
                 goto out;
         }
-        r = list(sfd, &sn, &ns);
+        r = list(sfd, stop_fd, &sn, &ns);
+        if (r == 0 && stop_asked(stop_fd))
+                r = -EINTR;
         if (r == 0)
-                r = list(tfd, &tn, &nt);
+                r = list(tfd, stop_fd, &tn, &nt);
         while (r >= 0 && (i < ns || k < nt)) {
                 int c = i == ns ? 1 : k == nt ? -1 : strcmp(sn[i], tn[k]);
                 const char *name = c <= 0 ? sn[i] : tn[k];
 
+                if (++n % CHECK_POLL_EVERY == 0 && stop_asked(stop_fd)) {
+                        r = -EINTR;     /* what was reported stands, the rest is not compared */
+                        break;
+                }
                 r = compare(sfd, tfd, dir, name, fn, arg);
                 found += r > 0;
                 i += c <= 0;

@@ -229,18 +229,22 @@ char *check_set_take(struct check_set *s);
  * why it differs (not counted as found). */
 typedef bool (*check_differs_fn)(void *arg, const char *path, const char *what, bool whole, const struct stat *src,
                                  const struct stat *tgt);
+/* How far check_dir() goes (NULL: all the way). */
+struct check_limits {
+        off_t max_size;         /* a source directory bigger (st_size) is not compared: -EFBIG; 0: any */
+        int stop_fd;            /* readable (the journal grew): -EINTR, the rest not compared; -1: none */
+};
 /*
  * Compare directory @dir of the source (root @source_fd) and the target
  * (@target_fd): @fn for every entry that differs, and for the directory
  * itself when its entries do not.  *moving: the source directory changed
  * while it was compared (what was reported may be its changes, which
- * records not yet read explain).  The number reported, or -errno;
- * -EFBIG, nothing compared, when @max_size (0: no limit) is less than the
- * size of the source directory (its entries' bytes: a directory that would
- * take long to compare).
+ * records not yet read explain).  The number reported, or -errno; -EFBIG
+ * and -EINTR as @lim says (what @fn was told before -EINTR stands: the
+ * caller drops it or not).
  */
-int check_dir(int source_fd, int target_fd, const char *dir, off_t max_size, check_differs_fn fn, void *arg,
-              bool *moving);
+int check_dir(int source_fd, int target_fd, const char *dir, const struct check_limits *lim, check_differs_fn fn,
+              void *arg, bool *moving);
 /*
  * Could record @rec, appended while @path was compared, explain that it
  * differed?  @ino: its inode on the source (0: not there); @linked: a

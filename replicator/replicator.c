@@ -96,7 +96,8 @@ struct replicator {
         struct check_set *checks;       /* directories touched, to check (see run_check()) */
         uint64_t checked_seq;           /* records up to here applied, their directories checked */
         uint64_t last_read_ns;          /* monotonic: the last record read */
-        uint64_t last_check_ns;         /* monotonic: the last round of the check ended */
+        uint64_t last_check_ns;         /* monotonic: the last round of the check that compared ended */
+        uint64_t busy_last_ns;          /* ... the last busy round ended (it may have compared nothing) */
         unsigned check_round;           /* rounds in a row that queued repairs */
         struct check_found pending;     /* a busy round's findings, waiting (run_busy_check()) */
         unsigned busy_round;            /* busy rounds in a row that queued repairs */
@@ -524,8 +525,12 @@ static void run_check(struct replicator *r, int jfd)
 {
         struct check_set *todo = r->checks, *again = NULL;
         uint64_t seq = r->read_seq, dirs = 0, repairs = 0, left = 0, skipped = check_set_skipped(todo);
+        /* A round nobody waits for gives way to the records appended
+         * meanwhile (a directory of a million entries takes seconds): what
+         * it did not compare stays noted.  A sync's round goes to the end. */
+        struct check_limits lim = { .stop_fd = r->sync_waiters || r->check_round ? -1 : jfd };
         struct check_found f = { 0 };
-        bool deferred;
+        bool deferred, stopped = false;
         char *dir;
         int e;
 
@@ -550,8 +555,15 @@ static void run_check(struct replicator *r, int jfd)
                 int n;
 
                 f.dir = dir;
-                n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, 0, check_differs, &f, &moving);
+                n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, &lim, check_differs, &f, &moving);
                 f.dir = NULL;
+                if (n == -EINTR) {
+                        found_trim(&f, before);
+                        check_set_add(again, dir);
+                        free(dir);
+                        stopped = true;
+                        break;
+                }
                 dirs++;
                 if (n < 0) {
                         event(r, REPLICATOR_EVENT_ERROR, dir, n, "cannot check", seq);
@@ -569,7 +581,17 @@ static void run_check(struct replicator *r, int jfd)
                 /* out of memory: the directories not compared are not checked */
                 r->stats.last_error = e < 0 ? e : f.error;
         }
-        deferred = f.n && (journal_grew(jfd) || journal_behind(r));
+        while (stopped && (dir = check_set_take(todo))) {
+                check_set_add(r->checks, dir);  /* not compared: next round */
+                free(dir);
+        }
+        if (stopped) {
+                while ((dir = check_set_take(again))) {
+                        check_set_add(r->checks, dir);
+                        free(dir);
+                }
+        }
+        deferred = stopped || (f.n && (journal_grew(jfd) || journal_behind(r)));
         if (deferred) {
                 found_trim(&f, 0);      /* not reported; checked again (below) */
         } else if (f.n && r->check_round + 1 >= CHECK_ROUNDS) {
@@ -599,7 +621,7 @@ static void run_check(struct replicator *r, int jfd)
         pthread_mutex_lock(&r->lock);
         if (!deferred && !repairs) {
                 /* what was read up to @seq is checked, but for directories
-                 * changing now (noted again) */
+                 * changing now (noted again); not after a round stopped */
                 r->checked_seq = seq;
                 pthread_cond_broadcast(&r->progress);
                 if (r->reading_done)
@@ -624,8 +646,12 @@ static bool busy_check_due(struct replicator *r)
             !plan_empty(r->plan) || r->pending.n || !check_set_count(r->checks) || journal_behind(r))
                 return false;
         now = mono_ns();
+        if (now - r->last_read_ns >= CHECK_QUIET_NS)
+                return false;   /* quiet now: a quiet round compares them all */
         rest = r->busy_took_ns * (CHECK_BUSY_SHARE - 1);
-        return now - r->last_check_ns >= (rest > CHECK_BUSY_NS ? rest : CHECK_BUSY_NS);
+        if (rest < CHECK_BUSY_NS)
+                rest = CHECK_BUSY_NS;
+        return now - r->last_check_ns >= rest && now - r->busy_last_ns >= rest;
 }
 
 /*
@@ -638,6 +664,7 @@ static bool busy_check_due(struct replicator *r)
  */
 static void run_busy_check(struct replicator *r)
 {
+        const struct check_limits lim = { .max_size = CHECK_BUSY_DIR_SIZE, .stop_fd = -1 };
         struct check_found *f = &r->pending;
         uint64_t start = mono_ns(), dirs = 0;
         char *dir, **big = NULL;
@@ -659,8 +686,7 @@ static void run_busy_check(struct replicator *r)
                 f->dir = dir;
                 /* a directory changing now is compared all the same: each
                  * entry the records name is taken out of the findings */
-                n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, CHECK_BUSY_DIR_SIZE, check_differs, f,
-                              &moving);
+                n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, &lim, check_differs, f, &moving);
                 f->dir = NULL;
                 if (n < 0 && n != -EFBIG)
                         event(r, REPLICATOR_EVENT_ERROR, dir, n, "cannot check", f->seq);
@@ -697,9 +723,13 @@ static void run_busy_check(struct replicator *r)
         if (!f->n)
                 r->busy_round = 0;
         r->stats.check_dirs += dirs;
-        r->last_check_ns = mono_ns();
-        r->busy_took_ns = r->last_check_ns - start;
-        f->due_ns = r->last_check_ns + CHECK_GRACE_NS;
+        /* A round that only met big directories compared nothing: the
+         * quiet round, which compares them, still comes 2 s after the last. */
+        r->busy_last_ns = mono_ns();
+        if (dirs)
+                r->last_check_ns = r->busy_last_ns;
+        r->busy_took_ns = r->busy_last_ns - start;
+        f->due_ns = r->busy_last_ns + CHECK_GRACE_NS;
 }
 
 /* Lock held.  A record read: the busy round's findings it may explain are

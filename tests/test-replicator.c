@@ -3945,7 +3945,7 @@ static const char *checked(struct trees *t, const char *dir)
         struct found f = { .n = 0 };
         size_t len = 0;
         bool moving;
-        int n = check_dir(t->src, t->tgt, dir, 0, on_differs, &f, &moving);
+        int n = check_dir(t->src, t->tgt, dir, NULL, on_differs, &f, &moving);
 
         ck_assert_int_eq(n, (int)f.n);
         ck_assert(!moving);
@@ -4043,15 +4043,15 @@ START_TEST(test_check_leaves_what_the_caller_explains)
         set_mtime(t.src, "d/f", 1000);
         ck_assert_int_eq(fstatat(t.src, "d/f", &st, AT_SYMLINK_NOFOLLOW), 0);
         f.known_ino = (uint64_t)st.st_ino;
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", 0, on_differs, &f, &moving), 0);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", NULL, on_differs, &f, &moving), 0);
         ck_assert_uint_eq(f.n, 0);
         set_mtime(t.tgt, "d", 2000);
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", 0, on_differs, &f, &moving), 1);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", NULL, on_differs, &f, &moving), 1);
         ck_assert_str_eq(f.paths[0], "d");
         f.n = 0;
         f.known_ino = 0;        /* not explained: reported */
         set_mtime(t.tgt, "d", 1000);
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", 0, on_differs, &f, &moving), 1);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", NULL, on_differs, &f, &moving), 1);
         ck_assert_str_eq(f.paths[0], "d/f");
         trees_free(&t);
 }
@@ -4061,6 +4061,7 @@ END_TEST
  * nothing compared: -EFBIG.  Without it, or under it, it is compared. */
 START_TEST(test_check_dir_size_limit)
 {
+        struct check_limits lim = { .stop_fd = -1 };
         struct found f = { .n = 0 };
         struct trees t;
         struct stat st;
@@ -4071,12 +4072,52 @@ START_TEST(test_check_dir_size_limit)
         ck_assert_int_eq(fchmodat(t.tgt, "d/f", 0600, 0), 0);
         ck_assert_int_eq(fstatat(t.src, "d", &st, AT_SYMLINK_NOFOLLOW), 0);
         ck_assert_int_gt(st.st_size, 1);
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", st.st_size - 1, on_differs, &f, &moving), -EFBIG);
+        lim.max_size = st.st_size - 1;
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", &lim, on_differs, &f, &moving), -EFBIG);
         ck_assert_uint_eq(f.n, 0);
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", st.st_size, on_differs, &f, &moving), 1);
+        lim.max_size = st.st_size;
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", &lim, on_differs, &f, &moving), 1);
         ck_assert_str_eq(f.paths[0], "d/f");
         f.n = 0;
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", 0, on_differs, &f, &moving), 1);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", NULL, on_differs, &f, &moving), 1);
+        trees_free(&t);
+}
+END_TEST
+
+/* A stop descriptor that is readable (the journal grew) stops the
+ * comparison of a long directory: -EINTR; not readable, it changes nothing. */
+START_TEST(test_check_dir_stops_when_asked)
+{
+        struct check_limits lim = { .stop_fd = -1 };
+        struct found f = { .n = 0 };
+        struct trees t;
+        bool moving;
+        int p[2];
+
+        trees_init(&t);
+        twin_trees(&t);
+        for (int i = 0; i < 1500; i++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "d/many%04d", i);
+                make_file(t.src, name, "x");
+                make_file(t.tgt, name, "x");
+                set_mtime(t.src, name, 500);
+                set_mtime(t.tgt, name, 500);
+        }
+        set_mtime(t.tgt, "d/many0000", 1000);   /* the first compared: reported before any stop */
+        set_mtime(t.src, "d", 1000);
+        set_mtime(t.tgt, "d", 1000);
+        ck_assert_int_eq(pipe(p), 0);
+        lim.stop_fd = p[0];
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", &lim, on_differs, &f, &moving), 1);
+        ck_assert_str_eq(f.paths[0], "d/many0000");
+        f.n = 0;
+        ck_assert_int_eq(write(p[1], "x", 1), 1);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", &lim, on_differs, &f, &moving), -EINTR);
+        ck_assert_uint_eq(f.n, 0);
+        close(p[0]);
+        close(p[1]);
         trees_free(&t);
 }
 END_TEST
@@ -4173,7 +4214,7 @@ START_TEST(test_check_repairs_converge)
         set_mtime(t.src, "d/sub", 1000);
         make_file(t.tgt, "d/g", "other bytes, same mtime");
         set_mtime(t.tgt, "d/g", 1000);
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", 0, on_differs, &f, &moving), 4);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", NULL, on_differs, &f, &moving), 4);
         for (unsigned i = 0; i < f.n; i++)
                 ck_assert_int_eq(plan_repair(p, f.paths[i], f.wholes[i], 1, 0, test_now), 0);
         run_plan(&t, p);
@@ -4199,7 +4240,7 @@ START_TEST(test_check_repairs_directory_attributes_only)
         ck_assert_int_eq(fchmodat(t.tgt, "d/sub", 0755, 0), 0);
         make_file(t.tgt, "d/sub/not-looked-at", "x");
         set_mtime(t.tgt, "d/sub", 1000);
-        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", 0, on_differs, &f, &moving), 1);
+        ck_assert_int_eq(check_dir(t.src, t.tgt, "d", NULL, on_differs, &f, &moving), 1);
         ck_assert_str_eq(f.whats[0], "mode 0755, the source's 0700");
         ck_assert(!f.wholes[0]);
         ck_assert_int_eq(plan_repair(p, f.paths[0], f.wholes[0], 1, 0, test_now), 0);
@@ -4397,6 +4438,7 @@ static Suite *replicator_suite(void)
         tcase_add_test(t, test_check_leaves_what_the_caller_explains);
         tcase_add_test(t, test_check_explains);
         tcase_add_test(t, test_check_dir_size_limit);
+        tcase_add_test(t, test_check_dir_stops_when_asked);
         tcase_add_test(t, test_check_repairs_converge);
         tcase_add_test(t, test_check_repairs_directory_attributes_only);
         tcase_add_test(t, test_check_set_follows_renames);
