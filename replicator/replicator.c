@@ -558,8 +558,7 @@ static void run_check(struct replicator *r, int jfd)
                 n = check_dir(r->opt.source_fd, r->opt.target_fd, dir, &lim, check_differs, &f, &moving);
                 f.dir = NULL;
                 if (n == -EINTR) {
-                        found_trim(&f, before);
-                        check_set_add(again, dir);
+                        check_set_add(again, dir);      /* its findings go with the deferral below */
                         free(dir);
                         stopped = true;
                         break;
@@ -585,12 +584,7 @@ static void run_check(struct replicator *r, int jfd)
                 check_set_add(r->checks, dir);  /* not compared: next round */
                 free(dir);
         }
-        if (stopped) {
-                while ((dir = check_set_take(again))) {
-                        check_set_add(r->checks, dir);
-                        free(dir);
-                }
-        }
+        /* (stopped: deferred, so nothing is left and `again` is noted below) */
         deferred = stopped || (f.n && (journal_grew(jfd) || journal_behind(r)));
         if (deferred) {
                 found_trim(&f, 0);      /* not reported; checked again (below) */
