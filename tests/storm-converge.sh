@@ -9,6 +9,8 @@
 #
 #   tests/storm-converge.sh BUILDDIR RUNS [STORM ARGS...]
 #   tests/storm-converge.sh build 20 -p 4          (4 racing processes)
+#   tests/storm-converge.sh build 100 -p 4 -k create,link,symlink,exchange,unlink
+#                                                  (only those kinds: storm -k)
 #   SEED=29681 tests/storm-converge.sh build 1 -p 1 -v >ops.txt   (replay one, every operation)
 #
 # MFS_KEEP=1 keeps the trees and journals of every run, MFS_KEEP=failed

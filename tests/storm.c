@@ -3,7 +3,7 @@
  * storm.c: a seeded, reproducible storm of random namespace and data
  * operations by several processes on a small shared set of names.
  *
- * `storm [-s SEED] [-p PROCS] [-n OPS] [-d DIR] [-u UID]... [-v]` forks
+ * `storm [-s SEED] [-p PROCS] [-n OPS] [-d DIR] [-u UID]... [-k KINDS] [-v]` forks
  * PROCS processes that each do OPS random operations beneath DIR: create,
  * write at a random offset (sometimes far out, leaving a hole), append,
  * truncate up and down, rename of files and of directories (plain,
@@ -30,6 +30,9 @@
  * before it runs and none depends on what an earlier one did, so process
  * i draws the same sequence for the same seed, whatever the outcomes.
  * -v prints every operation and its result ("p1 #17 rename ... = ENOENT").
+ * -k draws only the kinds named (a comma-separated list of the summary's
+ * names, e.g. "create,link,symlink,exchange,unlink"), in their usual
+ * proportions: a storm aimed at one class of races, to make it more frequent.
  * With -p 1 the results repeat too (on a fresh DIR); with more processes
  * the interleaving, and so the outcomes, are up to the scheduler.
  *
@@ -201,6 +204,7 @@ struct storm {
 
         int rootfd;                     /* O_PATH of DIR */
         struct name names[NR_NAMES];    /* the dir slots first */
+        unsigned weight[NR_OPS];        /* ops[].weight, or 0 for a kind -k leaves out */
         unsigned total_weight;
         struct stats *stats;            /* procs of them, MAP_SHARED */
 };
@@ -853,9 +857,9 @@ static enum op_kind pick_kind(struct worker *w)
         unsigned k;
 
         for (k = 0; k < NR_OPS - 1; k++) {
-                if (x < ops[k].weight)
+                if (x < w->s->weight[k])
                         break;
-                x -= ops[k].weight;
+                x -= w->s->weight[k];
         }
         return (enum op_kind)k;
 }
@@ -980,8 +984,38 @@ static void build_names(struct storm *s)
                         set_name(&s->names[i++], path);
                 }
         }
+        s->total_weight = 0;
         for (k = 0; k < NR_OPS; k++)
-                s->total_weight += ops[k].weight;
+                s->total_weight += s->weight[k];
+}
+
+/* -k KINDS: keep the weights of the kinds named, drop the others. */
+static int only_kinds(struct storm *s, const char *list)
+{
+        char *copy = strdup(list), *save = NULL, *tok;
+        bool keep[NR_OPS] = { false };
+        unsigned k;
+        int r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                for (k = 0; k < NR_OPS && strcmp(ops[k].name, tok) != 0; k++)
+                        ;
+                if (k == NR_OPS) {
+                        fprintf(stderr, "storm: -k: no operation kind '%s'\n", tok);
+                        r = -EINVAL;
+                        break;
+                }
+                keep[k] = true;
+        }
+        free(copy);
+        if (r < 0)
+                return r;
+        for (k = 0; k < NR_OPS; k++)
+                if (!keep[k])
+                        s->weight[k] = 0;
+        return 0;
 }
 
 /* The directory slots, where they can be made (a rerun may find anything). */
@@ -1033,12 +1067,13 @@ static void print_summary(const struct storm *s, double seconds)
 static void usage(FILE *out)
 {
         fprintf(out,
-                "usage: storm [-s SEED] [-p PROCS] [-n OPS] [-d DIR] [-u UID]... [-v]\n"
+                "usage: storm [-s SEED] [-p PROCS] [-n OPS] [-d DIR] [-u UID]... [-k KINDS] [-v]\n"
                 "\n"
                 "PROCS processes (default 4, at most %d) each do OPS (default 1000) random\n"
                 "operations on a small set of names beneath DIR (default .); chown goes to\n"
                 "uid and gid 0 and each -u UID (at most %d).  Same SEED (default 1), same\n"
-                "operations.  -v prints every operation and its result.  Exit 0, or 1 when\n"
+                "operations.  -k draws only the kinds named (comma-separated, as the summary\n"
+                "names them).  -v prints every operation and its result.  Exit 0, or 1 when\n"
                 "an operation failed in a way no race explains.\n",
                 MAX_PROCS, MAX_UIDS);
 }
@@ -1062,10 +1097,12 @@ int main(int argc, char **argv)
         struct timespec t0, t1;
         pid_t pids[MAX_PROCS];
         int opt, status, rc = EXIT_PASS;
-        unsigned p;
+        unsigned p, k;
         uint64_t v;
 
-        while ((opt = getopt(argc, argv, "s:p:n:d:u:vh")) != -1) {
+        for (k = 0; k < NR_OPS; k++)
+                s.weight[k] = ops[k].weight;
+        while ((opt = getopt(argc, argv, "s:p:n:d:u:k:vh")) != -1) {
                 switch (opt) {
                 case 's':
                         if (parse_u64(optarg, UINT64_MAX, &s.seed) < 0)
@@ -1087,6 +1124,10 @@ int main(int argc, char **argv)
                         if (s.nids > MAX_UIDS || parse_u64(optarg, 0xfffffffeU, &v) < 0)
                                 goto bad;
                         s.ids[s.nids++] = (uid_t)v;
+                        break;
+                case 'k':
+                        if (only_kinds(&s, optarg) < 0)
+                                goto bad;
                         break;
                 case 'v':
                         s.verbose = true;
