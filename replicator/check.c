@@ -198,6 +198,13 @@ static int open_beneath(int root, const char *path)
         return fd < 0 ? -errno : fd;
 }
 
+static void free_names(char **names, size_t n)
+{
+        while (n)
+                free(names[--n]);
+        free(names);
+}
+
 /* Is @fd readable (someone wants the caller back)?  Never when -1. */
 static bool stop_asked(int fd)
 {
@@ -251,9 +258,7 @@ static int list(int fd, int stop_fd, char ***ret, size_t *ret_n)
                 r = -errno;
         closedir(d);
         if (r < 0) {
-                while (n)
-                        free(names[--n]);
-                free(names);
+                free_names(names, n);
                 return r;
         }
         if (n)
@@ -261,13 +266,6 @@ static int list(int fd, int stop_fd, char ***ret, size_t *ret_n)
         *ret = names;
         *ret_n = n;
         return 0;
-}
-
-static void free_names(char **names, size_t n)
-{
-        while (n)
-                free(names[--n]);
-        free(names);
 }
 
 /* listxattrat(2), getxattrat(2) (Linux 6.13): no path through /proc. */
