@@ -109,11 +109,53 @@ bench_need_fuse() {
         fi
 }
 
+# ---- FUSE requests counted by the kernel ----
+# The fuse module's tracepoints (fuse_request_send, in recent kernels)
+# through tracefs.  bench_fuse_trace_ok: true when they can be used (root, tracefs
+# mounted, the events there and not enabled by someone else).
+BENCH_TRACE=/sys/kernel/tracing
+BENCH_TRACE_KB=
+bench_fuse_trace_ok() {
+        local ev=$BENCH_TRACE/events/fuse/fuse_request_send
+        [ -w "$ev/enable" ] && [ "$(cat "$ev/enable")" = 0 ] && [ -w "$BENCH_TRACE/buffer_size_kb" ]
+}
+# bench_fuse_count MNT OUT CMD...: run CMD with the requests of MNT's
+# connection traced; OUT gets one "OPCODE COUNT" line per kind of request
+# (FUSE_LOOKUP 10000), and "LOST N" when the trace buffer overflowed.
+bench_fuse_count() {
+        local mnt=$1 out=$2 ev=$BENCH_TRACE/events/fuse/fuse_request_send minor r=0
+        shift 2
+        minor=$(mountpoint -d "$mnt" | cut -d: -f2)
+        if [ -z "$BENCH_TRACE_KB" ]; then
+                BENCH_TRACE_KB=$(cat "$BENCH_TRACE/buffer_size_kb")
+                echo 32768 >"$BENCH_TRACE/buffer_size_kb"    # per CPU: a tar extraction is about 100,000 events
+        fi
+        echo "connection == $minor" >"$ev/filter"
+        : >"$BENCH_TRACE/trace"
+        echo 1 >"$ev/enable"
+        "$@" || r=$?
+        echo 0 >"$ev/enable"
+        echo 0 >"$ev/filter"
+        grep -o 'opcode [0-9]* ([A-Z_0-9]*)' "$BENCH_TRACE/trace" | tr -d '()' | awk '{ print $3 }' |
+                sort | uniq -c | awk '{ print $2, $1 }' >"$out"
+        cat "$BENCH_TRACE"/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { if (n) print "LOST", n }' >>"$out"
+        : >"$BENCH_TRACE/trace"
+        return $r
+}
+bench_fuse_trace_restore() {
+        if [ -n "$BENCH_TRACE_KB" ]; then
+                echo 0 >"$BENCH_TRACE/events/fuse/fuse_request_send/enable"
+                echo "$BENCH_TRACE_KB" >"$BENCH_TRACE/buffer_size_kb"
+                BENCH_TRACE_KB=
+        fi
+}
+
 # Unmounts FUSE mounts first (their daemons hold the file systems below),
 # then everything else, newest first.  Safe to run twice.
 bench_cleanup() {
         local - m i exe
         set +e
+        bench_fuse_trace_restore 2>/dev/null
         for ((i = ${#BENCH_FUSE_MNTS[@]} - 1; i >= 0; i--)); do
                 m=${BENCH_FUSE_MNTS[$i]}
                 exe=$(readlink "/proc/${BENCH_FUSE_PIDS[$i]}/exe" 2>/dev/null)
