@@ -31,6 +31,13 @@
 #define FUSE_USE_VERSION 317
 #include <fuse_lowlevel.h>
 
+/* The statx request (the birth time): libfuse 3.18 and newer. */
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 18)
+#define FS_HAVE_STATX 1
+#else
+#define FS_HAVE_STATX 0
+#endif
+
 #include "journal.h"
 #include "replicator.h"
 
@@ -390,6 +397,9 @@ static inline void fs_replying(fuse_req_t req)
 #define fuse_reply_statfs(req, ...) (fs_replying(req), fuse_reply_statfs(req, __VA_ARGS__))
 #define fuse_reply_write(req, ...) (fs_replying(req), fuse_reply_write(req, __VA_ARGS__))
 #define fuse_reply_xattr(req, ...) (fs_replying(req), fuse_reply_xattr(req, __VA_ARGS__))
+#if FS_HAVE_STATX
+#define fuse_reply_statx(req, ...) (fs_replying(req), fuse_reply_statx(req, __VA_ARGS__))
+#endif
 static inline void fs_handle_answered(struct fuse_file_info *fi)
 {
         if (fi)

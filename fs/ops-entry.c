@@ -156,6 +156,41 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 fuse_reply_attr(req, &st, fs->opt.timeout);
 }
 
+#if FS_HAVE_STATX
+/*
+ * statx: the kernel asks when a caller wants more than the basic fields
+ * (the birth time), and keeps the answer with the attributes.  Answered
+ * from the source's own statx, so that a job sees the birth time it sees
+ * natively.
+ */
+void fs_statx(fuse_req_t req, fuse_ino_t ino, int flags, int mask, struct fuse_file_info *fi)
+{
+        struct fs *fs = fs_of(req);
+        unsigned int want = (unsigned int)mask | STATX_BASIC_STATS | STATX_BTIME;
+        int sync = flags & AT_STATX_SYNC_TYPE;
+        struct statx stx;
+        int r;
+
+        if (fi) {
+                r = statx(fs_file_of(fi)->fd, "", AT_EMPTY_PATH | sync, want, &stx) < 0 ? -errno : 0;
+        } else {
+                struct fs_fdref ref;
+
+                r = fs_fd_get(fs, fs_inode_get(fs, ino), &ref);
+                if (r == 0) {
+                        r = statx(ref.fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, want, &stx) < 0
+                            ? -errno : 0;
+                        fs_fd_put(fs, &ref);
+                }
+        }
+        fs_handle_answered(fi);
+        if (r < 0)
+                fuse_reply_err(req, -r);
+        else
+                fuse_reply_statx(req, 0, &stx, fs->opt.timeout);
+}
+#endif
+
 /* Set times on a symlink itself: only through its name. */
 static int utimens_symlink(struct fs *fs, struct fs_inode *in, const struct timespec ts[2])
 {

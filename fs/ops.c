@@ -150,4 +150,7 @@ const struct fuse_lowlevel_ops fs_ops = {
         .getxattr = fs_getxattr,
         .listxattr = fs_listxattr,
         .removexattr = fs_removexattr,
+#if FS_HAVE_STATX
+        .statx = fs_statx,
+#endif
 };

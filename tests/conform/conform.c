@@ -2470,6 +2470,77 @@ static void case_times(struct conform *t)
 #undef AFTER
 }
 
+/*
+ * One statx() observation: the basic fields there, and the birth time
+ * (STATX_BTIME) with its relations, as yes/no (the times themselves differ
+ * from run to run).  @prev: the same inode's earlier observation, to say
+ * whether its birth time stayed.
+ */
+static void sx(struct conform *t, int dirfd, const char *path, int flags, const char *label,
+               struct statx *ret, const struct statx *prev)
+{
+        struct timespec now;
+        struct statx x;
+        char res[64];
+        long long age;
+        bool born;
+        long r;
+
+        memset(&x, 0, sizeof(x));
+        r = SYS(statx(dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, &x));
+        if (r < 0) {
+                fmt_result(res, sizeof(res), r);
+                emit(t, "statx(%s) = %s", label, res);
+                return;
+        }
+        clock_gettime(CLOCK_REALTIME, &now);
+        born = x.stx_mask & STATX_BTIME;
+        age = (long long)now.tv_sec - x.stx_btime.tv_sec;
+        emit(t, "statx(%s) = basic %s, btime %s, btime<=ctime %s, btime recent %s, btime kept %s", label,
+             (x.stx_mask & STATX_BASIC_STATS) == STATX_BASIC_STATS ? "yes" : "no", born ? "yes" : "no",
+             !born ? "-" : x.stx_btime.tv_sec < x.stx_ctime.tv_sec ||
+                     (x.stx_btime.tv_sec == x.stx_ctime.tv_sec && x.stx_btime.tv_nsec <= x.stx_ctime.tv_nsec)
+                     ? "yes" : "no",
+             !born ? "-" : age >= -2 && age <= 300 ? "yes" : "no",
+             !born || !prev ? "-" : x.stx_btime.tv_sec == prev->stx_btime.tv_sec &&
+                     x.stx_btime.tv_nsec == prev->stx_btime.tv_nsec ? "yes" : "no");
+        if (ret)
+                *ret = x;
+}
+
+/* statx(): the birth time of every kind of inode, kept through changes. */
+static void case_statx(struct conform *t)
+{
+        struct statx f, d;
+        int fd;
+
+        R(put("f", "0123456789"));
+        sx(t, AT_FDCWD, "f", AT_SYMLINK_NOFOLLOW, "f", &f, NULL);
+        T(mkdir("d", 0755));
+        sx(t, AT_FDCWD, "d", AT_SYMLINK_NOFOLLOW, "d", &d, NULL);
+        T(symlink("f", "l"));
+        sx(t, AT_FDCWD, "l", AT_SYMLINK_NOFOLLOW, "l", NULL, NULL);
+        sx(t, AT_FDCWD, "l", 0, "l, followed", NULL, &f);
+        T(mkfifo("p", 0644));
+        sx(t, AT_FDCWD, "p", AT_SYMLINK_NOFOLLOW, "p", NULL, NULL);
+        settle();
+        fd = TFD(open("f", O_RDWR));
+        T(write(fd, "w", 1));
+        sx(t, fd, "", AT_EMPTY_PATH, "fd of f, written", NULL, &f);
+        T(fchmod(fd, 0600));
+        T(ftruncate(fd, 3));
+        T(close(fd));
+        sx(t, AT_FDCWD, "f", AT_SYMLINK_NOFOLLOW, "f, changed", NULL, &f);
+        sx(t, AT_FDCWD, "f", AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC, "f, force sync", NULL, &f);
+        sx(t, AT_FDCWD, "f", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, "f, don't sync", NULL, &f);
+        T(rename("f", "d/g"));
+        T(link("d/g", "h"));
+        sx(t, AT_FDCWD, "d/g", AT_SYMLINK_NOFOLLOW, "f renamed", NULL, &f);
+        sx(t, AT_FDCWD, "h", AT_SYMLINK_NOFOLLOW, "f linked", NULL, &f);
+        R(put("d/n", "new"));
+        sx(t, AT_FDCWD, "d", AT_SYMLINK_NOFOLLOW, "d, an entry added", NULL, &d);
+}
+
 /* Extended attributes in the user. namespace (and trusted. as root). */
 static void case_xattr(struct conform *t)
 {
@@ -3254,6 +3325,7 @@ static const struct conform_case {
         { "chown", case_chown },
         { "utimens", case_utimens },
         { "times", case_times },
+        { "statx", case_statx },
         { "xattr", case_xattr },
         { "statfs", case_statfs },
         { "fallocate", case_fallocate },
