@@ -485,6 +485,23 @@ static int compare(int sfd, int tfd, const char *dir, const char *name, check_di
         return r;
 }
 
+/*
+ * The target is often a file system of its own: its root then has the
+ * lost+found that e2fsck needs, which the source (a directory) may lack.
+ * That one is the file system's, not the mirror's: never reported, never
+ * removed.  Only at the root, only where the target's root is a mount's.
+ */
+static bool fs_own_entry(int tfd, const char *dir, const char *name)
+{
+        struct statx x;
+
+        if (*dir || strcmp(name, "lost+found") != 0)
+                return false;
+        if (statx(tfd, "", AT_EMPTY_PATH, 0, &x) < 0 || !(x.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+                return false;
+        return x.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+}
+
 int check_dir(int source_fd, int target_fd, const char *dir, const struct check_limits *lim, check_differs_fn fn,
               void *arg, bool *moving)
 {
@@ -530,7 +547,7 @@ int check_dir(int source_fd, int target_fd, const char *dir, const struct check_
                         r = -EINTR;     /* what was reported stands, the rest is not compared */
                         break;
                 }
-                r = compare(sfd, tfd, dir, name, fn, arg);
+                r = c > 0 && fs_own_entry(tfd, dir, name) ? 0 : compare(sfd, tfd, dir, name, fn, arg);
                 found += r > 0;
                 i += c <= 0;
                 k += c >= 0;

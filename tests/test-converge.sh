@@ -390,4 +390,38 @@ if mfs_mount "$T/src9" "$T/mnt9" "journal=$T/j9,target=$T/tgt9,socket=$sock"; th
 else
         not_ok "mount (never quiet)"
 fi
+
+# A target that is a file system of its own has a lost+found at its root
+# (e2fsck's), which the source lacks: the check leaves that one alone (it
+# removed it as "not on the source").  Anywhere else, a lost+found the
+# source lacks is the target's difference, repaired as any other.
+mkdir -p "$T/src10" "$T/mnt10" "$T/tgt10"
+sock=$T/sock10
+if mount -t tmpfs -o size=16m mirrorfs-test-tgt10 "$T/tgt10"; then
+        mkdir -m 700 "$T/tgt10/lost+found"
+        mfs_mount "$T/src10" "$T/mnt10" "journal=$T/j10,target=$T/tgt10,socket=$sock"
+        r=$?
+        MFS_MOUNTS+=("$T/tgt10")        # unmounted after the mount above, whatever happens
+        if [ $r = 0 ]; then
+                mkdir "$T/mnt10/sub" && echo a >"$T/mnt10/a"
+                "$CTL" --socket "$sock" sync --timeout 60 >/dev/null
+                mkdir "$T/tgt10/sub/lost+found"
+                echo b >"$T/mnt10/b" && echo c >"$T/mnt10/sub/c"
+                check "a target that is a mount: mirrorfsctl sync" "$CTL" --socket "$sock" sync --timeout 60
+                check "a target that is a mount: the lost+found at its root is left alone" \
+                        test -d "$T/tgt10/lost+found"
+                check "a target that is a mount: a lost+found below its root is the target's difference, repaired" \
+                        test ! -e "$T/tgt10/sub/lost+found"
+                check "a target that is a mount: the rest equals the source" \
+                        python3 "$here/treecmp.py" --ignore lost+found "$T/src10" "$T/tgt10"
+                check "a target that is a mount: one repair, the lost+found below its root" \
+                        test "$(mfs_status_field "$sock" check_repairs)" = 1
+                mfs_umount "$T/mnt10"
+        else
+                not_ok "mount (a target that is a mount)"
+        fi
+        umount "$T/tgt10"
+else
+        not_ok "tmpfs for the target"
+fi
 tap_done
