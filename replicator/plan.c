@@ -1355,7 +1355,16 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                                 }
                         } else {
                                 follow(p, j, j->path2, f | JOB_NOW, j->ino, now);
-                                follow(p, j, j->path, (j->kind == JOB_EXCHANGE ? f : JOB_REMOVED) | JOB_NOW, 0, now);
+                                /* An exchange's first name: whatever the source
+                                 * has there now, any inode.  Joined to a job
+                                 * there about an inode the name held before
+                                 * (a link's, removed since), the copy found
+                                 * "another inode", counted it as removed and
+                                 * copied nothing: a directory exchanged there
+                                 * lost the entries copied into it before
+                                 * (storm -s 21412 -p 1: n4/n0, n4/n5). */
+                                follow(p, j, j->path,
+                                       (j->kind == JOB_EXCHANGE ? f | JOB_ANY_INODE : JOB_REMOVED) | JOB_NOW, 0, now);
                         }
                 }
                 plan_job_free(j);
