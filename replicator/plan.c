@@ -1249,7 +1249,7 @@ static bool link_again(struct plan *p, const struct job *j, uint64_t now)
         *b = (struct job) {
                 .kind = JOB_LINK, .state = JOB_BARRIER, .path = n, .path2 = e, .first_seq = j->first_seq,
                 .gate = gate - 1, .oldest_ns = j->oldest_ns, .created_ns = now, .ino = j->ino,
-                .moved_seq = moved,
+                .moved_seq = moved, .made_again = true,
         };
         insert_barrier(p, b);
         return true;
@@ -1332,6 +1332,16 @@ void plan_done(struct plan *p, struct job *j, const struct job_result *res, uint
                                 follow(p, j, j->path2, f, j->ino, now);
                         else
                                 follow(p, j, j->path, f, 0, now);
+                }
+                if (j->kind == JOB_LINK && j->made_again && !res->fallback) {
+                        /* Made again after renames: what the records said of
+                         * the inode under the new name before this place in
+                         * line went to a copy of its own there, which the link
+                         * has just replaced.  The inode the names now share
+                         * gets the source's contents and attributes (storm -s
+                         * 5035 -p 1 -n 5000: a chown under the new name lost,
+                         * the other name's copy kept the old owner). */
+                        follow(p, j, j->path, JOB_DATA | JOB_ATTR | JOB_NOW, j->ino, now);
                 }
                 if (res->fallback) {
                         /* The target was not as the journal says (a failure

@@ -103,6 +103,7 @@ struct job {
         int last_error;
         bool dir;                       /* the path is a directory (rename of a directory) */
         bool moved;                     /* renamed while it ran: its work went to the new name */
+        bool made_again;                /* a link made again after renames (plan.c link_again()) */
         uint64_t parked_ns;             /* monotonic: when it was parked */
         /* plan.c's bookkeeping */
         struct job *hnext;              /* path hash chain (sync jobs) */
