@@ -145,6 +145,7 @@ bench_fuse_count() {
 bench_fuse_trace_restore() {
         if [ -n "$BENCH_TRACE_KB" ]; then
                 echo 0 >"$BENCH_TRACE/events/fuse/fuse_request_send/enable"
+                echo 0 >"$BENCH_TRACE/events/fuse/fuse_request_send/filter"
                 echo "$BENCH_TRACE_KB" >"$BENCH_TRACE/buffer_size_kb"
                 BENCH_TRACE_KB=
         fi

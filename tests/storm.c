@@ -1012,6 +1012,12 @@ static int only_kinds(struct storm *s, const char *list)
         free(copy);
         if (r < 0)
                 return r;
+        for (k = 0; k < NR_OPS && !keep[k]; k++)
+                ;
+        if (k == NR_OPS) {
+                fprintf(stderr, "storm: -k: no operation kind named\n");
+                return -EINVAL;
+        }
         for (k = 0; k < NR_OPS; k++)
                 if (!keep[k])
                         s->weight[k] = 0;
